@@ -1,0 +1,1 @@
+"""Built-in landscape plugins, one module per family (installed as ``suite.landscapes``)."""

@@ -1,0 +1,1 @@
+"""Built-in optimizer plugins on optax (installed as ``suite.plugins``)."""

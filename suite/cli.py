@@ -1,0 +1,301 @@
+"""The ``suite`` command: ``suite list`` and ``suite run``.
+
+Errors a user can cause print one line (``suite: error: ...``) and exit with
+code 2; a run in which some cells failed exits with code 1 after saving every
+other cell; an interrupted run exits with 130 and keeps what finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import math
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+from suite.errors import UsageError
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage and exits; we want one line
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="suite", description="Benchmark optimizers on synthetic loss landscapes.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    lst = sub.add_parser("list", help="list landscapes and optimizers with their parameters")
+    lst.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                     help="load a single-file plugin (repeatable)")
+
+    run = sub.add_parser(
+        "run", help="run a benchmark (the built-in default when given nothing)",
+        description="Run a benchmark from a TOML config and/or flags. --landscape and "
+                    "--optimizer replace the config's lists; with neither, the built-in "
+                    "default benchmark's are used. A comma-separated value is a sweep.")
+    run.add_argument("config", nargs="?", help="TOML config file")
+    run.add_argument("--landscape", action="append", default=[], metavar="NAME[:k=v...]",
+                     help="landscape with parameters, e.g. bowl:dim=10:condition=10,1000 (repeatable)")
+    run.add_argument("--optimizer", action="append", default=[], metavar="NAME[:k=v...]",
+                     help="optimizer with hyperparameters, e.g. adam:learning_rate=1e-3,1e-2 (repeatable)")
+    run.add_argument("--restarts", type=_int("--restarts"), help="random restarts per cell")
+    run.add_argument("--steps", type=_int("--steps"), help="optimizer steps per restart")
+    run.add_argument("--seed", type=_int("--seed"), help="root of every random draw")
+    run.add_argument("--batch", type=_int("--batch"), help="most restarts per compiled batch (0: automatic)")
+    run.add_argument("--chunk", type=_int("--chunk"), help="steps per compiled chunk (0: automatic)")
+    run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: reports/<run-id>/)")
+    run.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                     help="load a single-file plugin (repeatable)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _int(flag):
+    def parse(text):
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer; got {text!r}") from None
+    return parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "list":
+            return _list(args)
+        return _run(args, argv)
+    except UsageError as exc:
+        print(f"suite: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# --- suite list -------------------------------------------------------------------
+
+
+def _list(args) -> int:
+    from rich.console import Console
+
+    from suite.registry import load_registry
+
+    registry = load_registry(local_files=args.plugin)
+    console = Console()
+    for kind, specs in (("Landscapes", registry.landscapes), ("Optimizers", registry.optimizers)):
+        console.print(f"[bold underline]{kind}[/bold underline]")
+        for name in sorted(specs):
+            spec = specs[name]
+            console.print(f"\n[bold cyan]{name}[/bold cyan] [dim]({spec.plugin})[/dim]", highlight=False)
+            console.print(f"  {spec.doc}", highlight=False)
+            for p in spec.params:
+                console.print(f"  [green]{p.name}[/green] = {p.default!r}  [dim]{p.describe()}[/dim]"
+                              f"  {p.doc}", highlight=False)
+                sweep = getattr(spec, "sweep", {}).get(p.name)
+                if sweep:
+                    console.print(f"      default sweep: {', '.join(f'{v:g}' for v in sweep)}",
+                                  highlight=False)
+        console.print()
+    for problem in registry.problems:
+        console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    return EXIT_OK
+
+
+# --- suite run --------------------------------------------------------------------
+
+
+def default_config_text() -> str:
+    return resources.files("suite").joinpath("configs/default.toml").read_text()
+
+
+def _build_config(args):
+    from suite import config as cfg
+
+    if args.resume:
+        clashing = [flag for flag, value in (
+            ("CONFIG", args.config), ("--landscape", args.landscape), ("--optimizer", args.optimizer),
+            ("--restarts", args.restarts), ("--steps", args.steps), ("--seed", args.seed),
+            ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk)) if value]
+        if clashing:
+            raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
+        path = Path(args.resume)
+        if not (path / "config.toml").is_file():
+            raise UsageError(f"--resume {args.resume!r} is not a run folder (no config.toml in it)")
+        config = cfg.from_toml(cfg.load_toml(path / "config.toml"), str(path / "config.toml"))
+        config.plugins = list(config.plugins) + list(args.plugin)
+        return config, path
+    import tomllib
+    if args.config:
+        config = cfg.from_toml(cfg.load_toml(args.config), args.config)
+    else:
+        config = cfg.from_toml(tomllib.loads(default_config_text()), "the default benchmark")
+    if args.landscape:
+        config.landscapes = [cfg.Component(n, v) for n, v in
+                             (cfg.parse_component(t, "landscape") for t in args.landscape)]
+    if args.optimizer:
+        config.optimizers = [cfg.Component(n, v) for n, v in
+                             (cfg.parse_component(t, "optimizer") for t in args.optimizer)]
+    for name in ("restarts", "steps", "seed", "batch", "chunk"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    config.plugins = list(config.plugins) + list(args.plugin)
+    config.check()
+    if args.out:
+        out = Path(args.out)
+        if (out / "config.toml").exists():
+            raise UsageError(f"run folder {args.out!r} already holds a run; "
+                             f"continue it with --resume {args.out} or choose another --out")
+    else:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("reports") / stamp
+        n = 1
+        while out.exists():
+            n += 1
+            out = Path("reports") / f"{stamp}-{n}"
+    return config, out
+
+
+def _run(args, argv) -> int:
+    config, out = _build_config(args)
+    # Imports that start JAX wait until the arguments are known to be good.
+    from suite import config as cfg
+    from suite import environment, runner
+    from suite.config import Cell
+    from suite.registry import load_registry
+    from suite.results import RunDir
+
+    registry = load_registry(local_files=config.plugins)
+    landscapes, optimizers = cfg.resolve(config, registry)
+    resolved = cfg.resolved_config(config, landscapes, optimizers)
+    cells = [Cell(l, o) for l in landscapes for o in optimizers]
+
+    run_dir = RunDir(out)
+    if args.resume:
+        metadata = run_dir.read_metadata()
+        metadata.setdefault("resumed", []).append(environment.now())
+    else:
+        run_dir.create(cfg.to_toml(resolved))
+        metadata = environment.collect(config.seed, ["suite", *argv],
+                                       sorted({c.spec.plugin for c in landscapes + optimizers}))
+    run_dir.write_metadata(metadata)
+
+    from rich.console import Console
+    err = Console(stderr=True)
+    for problem in registry.problems:
+        err.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    err.print(f"{len(cells)} cells ({len(landscapes)} landscapes × {len(optimizers)} optimizer "
+              f"settings), {config.restarts} restarts × {config.steps} steps → {out}", highlight=False)
+    progress = _RichProgress(err, enabled=not args.quiet)
+    interrupted = False
+    try:
+        with progress:
+            counts = runner.execute(resolved, cells, run_dir, progress=progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        tables = run_dir.gather()
+        metadata["finished"] = environment.now()
+        metadata["interrupted"] = interrupted
+        run_dir.write_metadata(metadata)
+    if interrupted:
+        err.print(f"interrupted: finished cells are kept in {out}; "
+                  f"continue with: suite run --resume {out}", highlight=False)
+        return EXIT_INTERRUPTED
+
+    _print_leaderboard(tables["cells"], resolved)
+    cells = tables["cells"]
+    failed = cells[cells["status"] != "ok"] if not cells.empty else cells
+    for (lname, error), rows in (failed.groupby(["landscape_label", "error"], sort=False)
+                                 if len(failed) else []):
+        err.print(f"[red]failed:[/red] {len(rows)} cells on {lname} "
+                  f"({', '.join(rows['optimizer'].unique())}): {error}", highlight=False)
+    if counts["skipped"]:
+        err.print(f"resumed: {counts['skipped']} finished cells skipped", highlight=False)
+    print(f"run folder: {out}")
+    return EXIT_FAILED_CELLS if len(failed) else EXIT_OK
+
+
+def _print_leaderboard(cells, config) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from suite.config import target_label
+    from suite.metrics import SELECTION_RULE, leaderboard
+
+    if cells.empty or not (cells["status"] == "ok").any():
+        return
+    name = target_label(config.targets[-1])
+    board = leaderboard(cells, f"success_{name}", f"ert_{name}")
+    console = Console()
+    console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ {name}; {SELECTION_RULE}.",
+                  highlight=False)
+    for landscape, rows in board.groupby("landscape_label", sort=False):
+        table = Table(title=landscape, title_justify="left", title_style="bold",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        for column in ("#", "optimizer", "setting", "success", "ERT", "median f", "best f",
+                       "div.", "µs/step"):
+            table.add_column(column, justify="left" if column in ("optimizer", "setting") else "right")
+        for _, row in rows.iterrows():
+            ert_value = row[f"ert_{name}"]
+            table.add_row(
+                str(row["rank"]), row["optimizer"], _swept(cells, row),
+                f"{row[f'success_{name}']:.0%}",
+                "∞" if math.isinf(ert_value) else f"{ert_value:.0f}",
+                f"{row['median_final_loss']:.2g}", f"{row['best_loss']:.2g}",
+                f"{row['divergence_rate']:.0%}", f"{row['seconds_per_step'] * 1e6:.1f}",
+            )
+        console.print(table, highlight=False)
+    programs = cells[cells["status"] == "ok"].drop_duplicates(["landscape_label", "optimizer"])
+    total_compile, total_run = programs["compile_seconds"].sum(), programs["run_seconds"].sum()
+    console.print(f"compile {total_compile:.1f} s, run {total_run:.1f} s "
+                  f"(ERT in steps; µs/step is one cell's share of its program)", highlight=False)
+
+
+def _swept(cells, row) -> str:
+    """The hyperparameters that vary across the optimizer's settings, with this row's values."""
+    same = cells[(cells["optimizer"] == row["optimizer"]) & (cells["status"] == "ok")]
+    columns = [c for c in same.columns if c.startswith("p_opt_") and same[c].nunique() > 1]
+    short = {"learning_rate": "lr"}  # the one name every table shows; keep it narrow
+    return " ".join(f"{short.get(c[6:], c[6:])}={row[c]:g}" if isinstance(row[c], float)
+                    else f"{short.get(c[6:], c[6:])}={row[c]}" for c in columns)
+
+
+class _RichProgress:
+    """Adapts :class:`suite.runner.Progress` to a rich progress bar on stderr."""
+
+    def __init__(self, console, enabled: bool):
+        from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+            disable=not enabled, transient=False)
+        self._task = None
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def start(self, total: float) -> None:
+        self._task = self._progress.add_task("cells", total=total)
+
+    def describe(self, text: str) -> None:
+        self._progress.update(self._task, description=text)
+
+    def advance(self, amount: float) -> None:
+        self._progress.advance(self._task, amount)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

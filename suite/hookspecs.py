@@ -1,0 +1,59 @@
+"""The hook specifications of ``suite``: the whole plugin interface.
+
+A plugin is a module (or any object) with functions marked ``@suite.hookimpl``
+whose names are hook names below. Register it through the entry-point group
+``suite`` in a package's ``pyproject.toml``::
+
+    [project.entry-points.suite]
+    my_plugin = "my_package.my_module"
+
+or load a single file with ``suite run --plugin my_plugin.py``. Built-in
+landscapes and optimizers register through the same entry-point group.
+
+Hooks are called with keyword arguments; an implementation may accept a subset
+of a spec's arguments, so arguments added to a spec later do not break it.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("suite")
+
+
+@hookspec
+def register_landscapes(register):
+    """Register landscape families.
+
+    :param register: call ``register(name, build, *, params, doc="",
+        test_config=None)`` once per family. ``build(params, *, key)`` takes the
+        dict of parameter values and a PRNG key and returns a
+        :class:`suite.Landscape`. ``params`` is a sequence of
+        :class:`suite.Param`. Registering a name another plugin already
+        registered is an error naming both plugins.
+
+    Example::
+
+        @suite.hookimpl
+        def register_landscapes(register):
+            register("sphere", build_sphere, params=[
+                suite.Param("dim", int, 10, "number of coordinates", low=1)])
+    """
+
+
+@hookspec
+def register_optimizers(register):
+    """Register optimizers.
+
+    :param register: call ``register(name, factory, *, params, sweep=None,
+        doc="", test_config=None)`` once per optimizer. ``factory(**hparams)``
+        returns an ``optax.GradientTransformation``; float hyperparameters reach
+        it as traced arrays, so a sweep over them compiles once. ``sweep`` maps
+        hyperparameter names to the default values to sweep.
+
+    Example::
+
+        @suite.hookimpl
+        def register_optimizers(register):
+            register("sgd", optax.sgd, params=[
+                suite.Param("learning_rate", float, 0.01, "step size", low=0)],
+                sweep={"learning_rate": [1e-3, 1e-2, 1e-1]})
+    """

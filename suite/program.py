@@ -1,0 +1,171 @@
+"""The compiled program: jit(vmap over settings(vmap over restarts(lax.scan over steps))).
+
+Everything here is pure JAX. The runner (``suite.runner``) decides batches and
+chunks and moves summaries to the host; this module only defines what one
+chunk of steps does on the device.
+
+Step semantics. At step ``t`` the loss and gradient are evaluated at x_t, the
+summaries record f(x_t), and unless the restart is finished the optimizer maps
+x_t to x_{t+1}. Steps run for t = 0..T, so f is evaluated T + 1 times and T
+updates are applied; the final loss is f(x_T). A restart *finishes* at the
+first step whose loss reaches the last (hardest) target or is not finite; from
+then on its point is frozen, so its summaries do not depend on when the host
+checks for early stopping, and results do not depend on chunk or batch sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from suite.specs import Landscape
+
+NOT_REACHED = -1  # step sentinel: target never reached / never diverged
+
+
+class Summary(NamedTuple):
+    """What the scan keeps per restart instead of the whole trajectory."""
+
+    loss: jax.Array  # f at the last evaluated point (the final loss at the end)
+    best: jax.Array  # lowest finite loss seen; +inf until one is seen
+    steps: jax.Array  # int32: updates applied before the last evaluation
+    hit: jax.Array  # int32[n_targets]: first step with f − f* ≤ target, or -1
+    diverged: jax.Array  # int32: first step with a non-finite loss, or -1
+    ckpt_loss: jax.Array  # [n_ckpt]: f at the checkpoint steps
+    ckpt_best: jax.Array  # [n_ckpt]: best-so-far at the checkpoint steps
+
+
+class RestartState(NamedTuple):
+    """The scan carry of one restart."""
+
+    params: Any
+    opt_state: Any
+    key: jax.Array  # this restart's noise stream; step t uses fold_in(key, t)
+    summary: Summary
+
+
+class Context(NamedTuple):
+    """Per-run inputs that are arrays, so changing them compiles nothing."""
+
+    steps: jax.Array  # int32 scalar T
+    targets: jax.Array  # float32[n_targets], descending
+    ckpt_steps: jax.Array  # int32[n_ckpt], ascending, within [0, T]
+    f_opt: jax.Array  # float32 scalar (0 when unknown: targets are then absolute)
+
+
+@dataclasses.dataclass(frozen=True)
+class Static:
+    """What shapes the program besides array shapes; hashable, a compile key.
+
+    Attributes:
+      factory: the optimizer factory (hyperparameters -> GradientTransformation).
+      static_hparams: sorted (name, value) pairs of non-float hyperparameters.
+      chunk: steps per chunk (scan length).
+    """
+
+    factory: Callable[..., optax.GradientTransformation]
+    static_hparams: tuple
+    chunk: int
+
+    def transformation(self, traced: dict) -> optax.GradientTransformationExtraArgs:
+        return optax.with_extra_args_support(self.factory(**traced, **dict(self.static_hparams)))
+
+
+def _finished(summary: Summary) -> jax.Array:
+    return (summary.diverged >= 0) | (summary.hit[..., -1] >= 0)
+
+
+def _where(cond, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
+
+
+def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Array):
+    s = state.summary
+    evaluating = (t <= ctx.steps) & ~_finished(s)
+    key = jax.random.fold_in(state.key, t) if landscape.stochastic else None
+
+    def loss_fn(params):
+        return landscape.loss(params, key)
+
+    f, grad = jax.value_and_grad(loss_fn)(state.params)
+    f = f.astype(jnp.float32)
+    finite = jnp.isfinite(f)
+    # NaN and inf never count as best, nor as reaching a target.
+    clean = jnp.where(finite, f, jnp.inf)
+    loss = jnp.where(evaluating, f, s.loss)
+    best = jnp.where(evaluating, jnp.minimum(s.best, clean), s.best)
+    reached = evaluating & (clean - ctx.f_opt <= ctx.targets) & (s.hit < 0)
+    at_ckpt = (ctx.ckpt_steps == t) & evaluating
+    summary = Summary(
+        loss=loss,
+        best=best,
+        steps=jnp.where(evaluating, t, s.steps),
+        hit=jnp.where(reached, t, s.hit),
+        diverged=jnp.where(evaluating & ~finite & (s.diverged < 0), t, s.diverged),
+        ckpt_loss=jnp.where(at_ckpt, loss, s.ckpt_loss),
+        ckpt_best=jnp.where(at_ckpt, best, s.ckpt_best),
+    )
+    updates, opt_state = tx.update(
+        grad, state.opt_state, state.params, value=f, grad=grad, value_fn=loss_fn
+    )
+    params = landscape.project(optax.apply_updates(state.params, updates))
+    moving = evaluating & (t < ctx.steps) & ~_finished(summary)
+    # The optimizer state of a finished restart is never read again: not frozen.
+    params = _where(moving, params, state.params)
+    return RestartState(params, opt_state, state.key, summary), None
+
+
+def init(static: Static, landscape: Landscape, hparams: dict, restart_ids: jax.Array,
+         init_stream: jax.Array, noise_stream: jax.Array, ctx: Context) -> RestartState:
+    """States of shape [settings, restarts]; restart i starts at the same point in every setting."""
+    n_targets, n_ckpt = ctx.targets.shape[0], ctx.ckpt_steps.shape[0]
+
+    def start(rid):
+        return landscape.init(jax.random.fold_in(init_stream, rid))
+
+    starts = jax.vmap(start)(restart_ids)
+    keys = jax.vmap(lambda rid: jax.random.fold_in(noise_stream, rid))(restart_ids)
+
+    def per_setting(hp):
+        tx = static.transformation(hp)
+        opt_state = jax.vmap(tx.init)(starts)
+        n = restart_ids.shape[0]
+        summary = Summary(
+            loss=jnp.full((n,), jnp.nan, jnp.float32),
+            best=jnp.full((n,), jnp.inf, jnp.float32),
+            steps=jnp.zeros((n,), jnp.int32),
+            hit=jnp.full((n, n_targets), NOT_REACHED, jnp.int32),
+            diverged=jnp.full((n,), NOT_REACHED, jnp.int32),
+            ckpt_loss=jnp.full((n, n_ckpt), jnp.nan, jnp.float32),
+            ckpt_best=jnp.full((n, n_ckpt), jnp.inf, jnp.float32),
+        )
+        return RestartState(starts, opt_state, keys, summary)
+
+    return jax.vmap(per_setting)(hparams)
+
+
+def run_chunk(static: Static, landscape: Landscape, hparams: dict, states: RestartState,
+              t0: jax.Array, ctx: Context) -> tuple[RestartState, jax.Array]:
+    """Runs steps t0 .. t0 + chunk − 1 for every setting and restart.
+
+    Returns the new states and whether every restart has finished or run out
+    of steps (the host then stops early).
+    """
+    ts = t0 + jnp.arange(static.chunk, dtype=jnp.int32)
+
+    def per_setting(hp, st):
+        tx = static.transformation(hp)
+
+        def per_restart(state):
+            step = lambda carry, t: _step(landscape, tx, ctx, carry, t)  # noqa: E731
+            return jax.lax.scan(step, state, ts)[0]
+
+        return jax.vmap(per_restart)(st)
+
+    states = jax.vmap(per_setting)(hparams, states)
+    done = jnp.all(_finished(states.summary)) | (t0 + static.chunk > ctx.steps)
+    return states, done

@@ -1,0 +1,414 @@
+"""Runs a resolved config: groups cells into compiled programs and writes results.
+
+Cells that share a landscape instance and an optimizer's static configuration
+(for example every learning rate of a sweep) run as one program; its float
+hyperparameters are a leading array axis. Restarts are split into batches that
+fit the device memory, and steps into chunks so that progress moves and a
+batch stops as soon as every restart in it has finished.
+
+Randomness. Every draw derives from the run seed by ``fold_in``: the landscape
+instance from (seed, stream 0, landscape), the start of restart i from (seed,
+stream 1, landscape, i), its noise at step t from (seed, stream 2, landscape,
+i, t). So restart i starts from the same point for every optimizer and
+setting, and nothing depends on batch or chunk sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import time
+import zlib
+from typing import Callable, Iterable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from suite import program
+from suite.config import (Cell, LandscapeCell, OptimizerSetting, RunConfig, checkpoint_steps,
+                          target_label)
+from suite.metrics import ert, finite_or_inf, success_rate
+from suite.results import RunDir
+from suite.specs import Landscape
+
+STREAM_INSTANCE, STREAM_INIT, STREAM_NOISE = 0, 1, 2
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Live memory per restart relative to its state (params + optimizer state):
+# the state in and out of the scan step, gradient, updates and temporaries.
+STATE_MEMORY_FACTOR = 8
+
+
+class Progress:
+    """What the runner reports while it works; the CLI draws it with rich."""
+
+    def start(self, total: float) -> None:
+        """Announces the total amount of work (cell-steps)."""
+
+    def describe(self, text: str) -> None:
+        """Names the program now running."""
+
+    def advance(self, amount: float) -> None:
+        """Reports work done."""
+
+
+@dataclasses.dataclass
+class CompiledProgram:
+    init: Callable
+    chunk: Callable
+    compile_seconds: float
+    batch: int
+
+
+class ProgramCache:
+    """Compiled programs keyed by what shapes them, kept across groups and runs.
+
+    Two landscape instances with the same structure and two sweeps of the same
+    optimizer reuse one executable: only arrays change.
+    """
+
+    def __init__(self):
+        self._programs: dict = {}
+        self.compilations = 0
+
+    def get(self, static: program.Static, args: tuple, budget: int, batch: int) -> CompiledProgram:
+        key = (static, _signature(args), budget, batch)
+        if key in self._programs:
+            found = self._programs[key]
+            return dataclasses.replace(found, compile_seconds=0.0)
+        compiled = self._compile(static, args, budget, batch)
+        self._programs[key] = compiled
+        return compiled
+
+    def _compile(self, static, args, budget, batch) -> CompiledProgram:
+        landscape, hparams, ctx = args
+        init_jit = jax.jit(program.init, static_argnums=0)
+        chunk_jit = jax.jit(program.run_chunk, static_argnums=0, donate_argnums=3)
+        stream = jax.random.key(0)
+        start = time.perf_counter()
+        while True:
+            ids = jax.ShapeDtypeStruct((batch,), jnp.int32)
+            init_args = (static, landscape, hparams, ids, stream, stream, ctx)
+            states = jax.eval_shape(init_jit, *init_args)
+            t0 = jax.ShapeDtypeStruct((), jnp.int32)
+            chunk = chunk_jit.lower(static, landscape, hparams, states, t0, ctx).compile()
+            self.compilations += 1
+            needed = _program_bytes(chunk)
+            if needed <= budget or batch == 1:
+                break
+            # The estimate was too optimistic for this landscape: halve and retry.
+            batch = max(1, batch // 2)
+        init = init_jit.lower(*init_args).compile()
+        self.compilations += 1
+        return CompiledProgram(init, chunk, time.perf_counter() - start, batch)
+
+
+def _program_bytes(compiled) -> int:
+    try:
+        stats = compiled.memory_analysis()
+        return int(stats.argument_size_in_bytes + stats.output_size_in_bytes
+                   + stats.temp_size_in_bytes - stats.alias_size_in_bytes)
+    except Exception:  # noqa: BLE001 - not every backend reports memory
+        return 0
+
+
+def _signature(tree) -> tuple:
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(x), jnp.result_type(x)) for x in leaves)
+
+
+def memory_budget(device: jax.Device) -> int:
+    """Bytes a program may use on ``device``: most of an accelerator, half of host RAM."""
+    try:
+        stats = device.memory_stats() or {}
+    except Exception:  # noqa: BLE001
+        stats = {}
+    if "bytes_limit" in stats:
+        return int(0.8 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    try:
+        return int(0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def landscape_id(cell: LandscapeCell) -> int:
+    """A stable 31-bit id of a landscape setting, for ``fold_in``."""
+    return zlib.crc32(cell.label.encode()) & 0x7FFFFFFF
+
+
+def streams(seed: int, cell: LandscapeCell) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Keys of the instance, the starts and the noise of one landscape setting."""
+    root = jax.random.key(seed)
+    lid = landscape_id(cell)
+    return tuple(jax.random.fold_in(jax.random.fold_in(root, s), lid)
+                 for s in (STREAM_INSTANCE, STREAM_INIT, STREAM_NOISE))
+
+
+def build_instance(cell: LandscapeCell, seed: int) -> Landscape:
+    """The landscape instance of ``cell`` under ``seed``: the same for every optimizer."""
+    key, _, _ = streams(seed, cell)
+    instance = cell.spec.build(dict(cell.values), key=key)
+    if not isinstance(instance, Landscape):
+        raise TypeError(f"build() of landscape {cell.spec.name!r} returned "
+                        f"{type(instance).__name__}, not suite.Landscape")
+    return instance
+
+
+def default_chunk(steps: int) -> int:
+    """About 20 chunks per run, so progress moves and early stops are cheap to check."""
+    return max(1, math.ceil((steps + 1) / 20))
+
+
+@dataclasses.dataclass
+class GroupResult:
+    """Raw per-setting summaries of one program, on the host."""
+
+    summary: dict  # field -> np.ndarray [settings, restarts, ...]
+    compile_seconds: float
+    run_seconds: float
+    steps_run: int
+    batch: int
+
+
+def run_group(instance: Landscape, settings: list[OptimizerSetting], config: RunConfig,
+              streams_: tuple, *, cache: ProgramCache, progress: Progress | None = None,
+              device: jax.Device | None = None) -> GroupResult:
+    """Runs every setting of one optimizer on one instance as one compiled program."""
+    progress = progress or Progress()
+    device = device or jax.devices()[0]
+    spec = settings[0].spec
+    traced = [p.name for p in spec.params if p.traced]
+    hparams = {n: jnp.asarray([s.values[n] for s in settings], jnp.float32) for n in traced}
+    chunk = config.chunk or default_chunk(config.steps)
+    static = program.Static(spec.factory, settings[0].static, chunk)
+    f_opt = 0.0 if instance.f_opt is None else instance.f_opt
+    ctx = program.Context(
+        steps=jnp.asarray(config.steps, jnp.int32),
+        targets=jnp.asarray(config.targets, jnp.float32),
+        ckpt_steps=jnp.asarray(checkpoint_steps(config.steps, config.checkpoints), jnp.int32),
+        f_opt=jnp.asarray(f_opt, jnp.float32),
+    )
+    n_settings, restarts = len(settings), config.restarts
+    budget = memory_budget(device)
+    batch = _batch_size(static, instance, hparams, ctx, budget, config, n_settings)
+    compiled = cache.get(static, (instance, hparams, ctx), budget, batch)
+    batch = compiled.batch
+    n_batches = math.ceil(restarts / batch)
+    _, init_stream, noise_stream = streams_
+
+    pieces, steps_run, run_seconds = [], 0, 0.0
+    # Progress counts cells: one unit is every step of every restart of a cell.
+    per_step = n_settings / ((config.steps + 1) * restarts)
+    for b in range(n_batches):
+        # The last batch is padded to the compiled size; the padding is discarded.
+        ids = jnp.arange(b * batch, (b + 1) * batch, dtype=jnp.int32)
+        real = min(batch, restarts - b * batch)
+        start = time.perf_counter()
+        states = compiled.init(instance, hparams, ids, init_stream, noise_stream, ctx)
+        t0 = 0
+        while True:
+            states, done = compiled.chunk(instance, hparams, states, jnp.int32(t0), ctx)
+            t0 += chunk
+            finished = bool(done)  # waits for the chunk: the progress bar is honest
+            progress.advance(per_step * min(chunk, config.steps + 1 - (t0 - chunk)) * real)
+            if finished:
+                break
+        summary = jax.device_get(states.summary)
+        run_seconds += time.perf_counter() - start
+        progress.advance(per_step * max(0, config.steps + 1 - t0) * real)
+        steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
+        pieces.append({k: v[:, :real] for k, v in summary._asdict().items()})
+    summary = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    _fill_checkpoints(summary, np.asarray(ctx.ckpt_steps))
+    return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch)
+
+
+def _batch_size(static, instance, hparams, ctx, budget, config, n_settings) -> int:
+    if config.batch:
+        return min(config.batch, config.restarts)
+    one = jax.eval_shape(functools.partial(program.init, static), instance, jax.tree.map(lambda h: h[:1], hparams),
+                         jax.ShapeDtypeStruct((1,), jnp.int32), jax.random.key(0),
+                         jax.random.key(0), ctx)
+    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(one)) or 1
+    fits = max(1, budget // (STATE_MEMORY_FACTOR * state_bytes * n_settings))
+    n_batches = math.ceil(config.restarts / min(fits, config.restarts))
+    # Equal batches waste less padding than one full batch and a small remainder.
+    return math.ceil(config.restarts / n_batches)
+
+
+def _fill_checkpoints(summary: dict, ckpt_steps: np.ndarray) -> None:
+    # A finished restart is frozen: its checkpoints after the last evaluated
+    # step are its final values. Filling them here rather than on the device
+    # keeps early stopping free.
+    later = ckpt_steps[None, None, :] > summary["steps"][..., None]
+    summary["ckpt_loss"] = np.where(later, summary["loss"][..., None], summary["ckpt_loss"])
+    summary["ckpt_best"] = np.where(later, summary["best"][..., None], summary["ckpt_best"])
+
+
+# --- tables --------------------------------------------------------------------
+
+
+def _nullable_steps(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Step counts with the device's ``-1`` ("never") as a missing value."""
+    values = np.asarray(values, dtype=np.int64)
+    return pd.arrays.IntegerArray(values, mask=values < 0)
+
+
+def identity_columns(cell: Cell) -> dict:
+    """Columns that name a cell: landscape, optimizer and one per parameter."""
+    columns = {"cell_id": cell.id, "landscape": cell.landscape.spec.name}
+    columns |= {f"p_landscape_{k}": v for k, v in cell.landscape.values.items()}
+    columns["optimizer"] = cell.optimizer.spec.name
+    columns |= {f"p_opt_{k}": v for k, v in cell.optimizer.values.items()}
+    return columns
+
+
+def restart_table(cell: Cell, summary: dict, config: RunConfig) -> pd.DataFrame:
+    """One row per restart of one setting (``summary`` fields are [restarts, ...])."""
+    n = summary["loss"].shape[0]
+    table = pd.DataFrame({k: [v] * n for k, v in identity_columns(cell).items()})
+    table["restart"] = np.arange(n, dtype=np.int64)
+    table["seed"] = config.seed
+    table["final_loss"] = summary["loss"].astype(np.float64)
+    table["best_loss"] = summary["best"].astype(np.float64)
+    table["steps"] = summary["steps"].astype(np.int64)
+    table["diverged_step"] = _nullable_steps(summary["diverged"])
+    for j, target in enumerate(config.targets):
+        table[f"step_to_target_{target_label(target)}"] = _nullable_steps(summary["hit"][:, j])
+    return table
+
+
+def curve_table(cell: Cell, summary: dict, ckpt_steps: np.ndarray) -> pd.DataFrame:
+    """Quantiles over restarts of the loss and best-so-far loss at checkpoint steps."""
+    rows = []
+    for quantity, field in (("loss", "ckpt_loss"), ("best", "ckpt_best")):
+        # Interpolating between two infinite losses would give inf − inf = NaN:
+        # quantiles are taken with inf as the largest float and mapped back.
+        big = np.finfo(np.float64).max
+        values = np.minimum(finite_or_inf(summary[field]), big)
+        qs = np.quantile(values, QUANTILES, axis=0, method="linear")
+        qs = np.where(qs >= big, np.inf, qs)
+        for c, step in enumerate(ckpt_steps):
+            rows.append({"cell_id": cell.id, "step": int(step), "quantity": quantity,
+                         **{f"q{round(q * 100):02d}": float(qs[i, c]) for i, q in enumerate(QUANTILES)}})
+    return pd.DataFrame(rows)
+
+
+def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: str = "",
+             restarts: pd.DataFrame | None = None, result: GroupResult | None = None,
+             instance: Landscape | None = None, n_settings: int = 0,
+             device: str = "") -> dict:
+    """The cells.parquet row of one cell, with its metrics when it finished."""
+    row = identity_columns(cell) | {
+        "order": order,
+        "landscape_label": cell.landscape.label,
+        "optimizer_label": cell.optimizer.label,
+        "status": status,
+        "error": error,
+        "restarts": config.restarts,
+        "steps": config.steps,
+        "seed": config.seed,
+        "device": device,
+    }
+    if restarts is None or result is None:
+        return row
+    known = instance is not None and instance.f_opt is not None
+    final = restarts["final_loss"].to_numpy()
+    row |= {
+        "f_opt": float(instance.f_opt) if known else float("nan"),
+        "f_opt_known": known,
+        "tags": ",".join(instance.tags) if instance is not None else "",
+        "steps_run": result.steps_run,
+        "batch": result.batch,
+        "program_cells": n_settings,
+        "compile_seconds": result.compile_seconds,
+        "run_seconds": result.run_seconds,
+        # The program ran every setting of the sweep at once: a cell's share.
+        "seconds_per_step": result.run_seconds / max(result.steps_run, 1) / max(n_settings, 1),
+        "median_final_loss": float(np.median(finite_or_inf(final))),
+        "best_loss": float(np.min(finite_or_inf(restarts["best_loss"].to_numpy()))),
+        "divergence_rate": float(restarts["diverged_step"].notna().mean()),
+    }
+    for target in config.targets:
+        name = target_label(target)
+        hits = restarts[f"step_to_target_{name}"].fillna(-1).to_numpy()
+        row[f"success_{name}"] = success_rate(hits)
+        row[f"ert_{name}"] = ert(hits, restarts["steps"].to_numpy())
+    return row
+
+
+def group_cells(cells: Iterable[Cell]) -> list[list[Cell]]:
+    """Cells that one program can run together: same landscape, optimizer, static values."""
+    groups: dict[tuple, list[Cell]] = {}
+    for cell in cells:
+        key = (cell.landscape.label, cell.optimizer.spec.name, cell.optimizer.static)
+        groups.setdefault(key, []).append(cell)
+    return list(groups.values())
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:2000] if text else type(exc).__name__
+
+
+def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
+            progress: Progress | None = None, cache: ProgramCache | None = None) -> dict:
+    """Runs every cell not yet finished in ``run_dir`` and writes each as it ends.
+
+    A cell that raises (a broken plugin, a program that fails to compile) is
+    recorded as failed with its message; every other cell still runs.
+
+    Returns:
+      Counts: ``{"ran": ..., "skipped": ..., "failed": ...}``.
+    """
+    progress = progress or Progress()
+    cache = cache or ProgramCache()
+    device = jax.devices()[0]
+    device_name = f"{device.platform}:{device.device_kind}"
+    order = {cell.id: i for i, cell in enumerate(cells)}
+    done = run_dir.finished()
+    pending = [c for c in cells if c.id not in done]
+    counts = {"ran": 0, "skipped": len(cells) - len(pending), "failed": 0}
+    progress.start(float(len(pending)))
+    ckpts = checkpoint_steps(config.steps, config.checkpoints)
+    instances: dict[str, Landscape | Exception] = {}
+    for group in group_cells(pending):
+        lcell = group[0].landscape
+        progress.describe(f"{lcell.label} · {group[0].optimizer.spec.name}")
+        try:
+            if lcell.label not in instances:
+                try:
+                    instances[lcell.label] = build_instance(lcell, config.seed)
+                except Exception as exc:  # noqa: BLE001 - recorded per cell
+                    instances[lcell.label] = exc
+            instance = instances[lcell.label]
+            if isinstance(instance, Exception):
+                raise instance
+            result = run_group(instance, [c.optimizer for c in group], config,
+                               streams(config.seed, lcell), cache=cache, progress=progress,
+                               device=device)
+        except Exception as exc:  # noqa: BLE001 - one failing cell never takes the run down
+            message = _one_line(exc)
+            for cell in group:
+                row = cell_row(cell, order[cell.id], config, status="failed", error=message,
+                               device=device_name)
+                run_dir.write_cell(cell.id, "failed", {"cells": pd.DataFrame([row])})
+            counts["failed"] += len(group)
+            progress.advance(len(group))
+            continue
+        for h, cell in enumerate(group):
+            summary = {k: v[h] for k, v in result.summary.items()}
+            restarts = restart_table(cell, summary, config)
+            row = cell_row(cell, order[cell.id], config, status="ok", restarts=restarts,
+                           result=result, instance=instance, n_settings=len(group),
+                           device=device_name)
+            run_dir.write_cell(cell.id, "ok", {
+                "restarts": restarts,
+                "cells": pd.DataFrame([row]),
+                "curves": curve_table(cell, summary, ckpts),
+            })
+            counts["ran"] += 1
+    return counts

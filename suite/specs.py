@@ -1,0 +1,158 @@
+"""What a plugin contributes: landscape and optimizer specs, and landscape instances.
+
+A *spec* is the registered, named recipe (parameters, docs, a builder). A
+:class:`Landscape` is one instance built from a spec, its parameters and a key:
+data (arrays) plus pure functions of that data. Because the data are pytree
+leaves and the functions are static, instances drawn from different seeds run
+through one compiled program; nothing is a class with a jitted ``self``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from suite.params import Param
+from suite.types import Params, PRNGKey, PyTree, Scalar
+
+KNOWN_TAGS = ("convex", "multimodal", "saddles", "plateaus", "vanishing-gradients", "stochastic")
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["data", "f_opt", "x_opt"],
+    meta_fields=["init_fn", "loss_fn", "project_fn", "tags", "stochastic"],
+)
+@dataclasses.dataclass(frozen=True)
+class Landscape:
+    """One landscape instance: arrays plus pure functions of them.
+
+    Attributes:
+      data: pytree of arrays the functions read (rotation, teacher weights, ...).
+      init_fn: ``init_fn(data, key) -> params``, the start of one restart.
+      loss_fn: ``loss_fn(data, params, key) -> scalar``; ``key`` is ``None``
+        unless the landscape is stochastic.
+      project_fn: ``project_fn(data, params) -> params`` back onto the constraint
+        set after every step, or ``None`` when unconstrained.
+      f_opt: the known optimal value, or ``None`` when unknown.
+      x_opt: a known minimiser, or ``None``.
+      tags: difficulties the landscape isolates (see ``KNOWN_TAGS``).
+      stochastic: whether ``loss_fn`` draws from its key (mini-batches).
+
+    Write ``init_fn``/``loss_fn``/``project_fn`` as module-level functions: they
+    are part of the compile key, so a fresh closure per instance recompiles.
+    """
+
+    data: PyTree
+    init_fn: Callable[[PyTree, PRNGKey], Params]
+    loss_fn: Callable[[PyTree, Params, PRNGKey | None], Scalar]
+    project_fn: Callable[[PyTree, Params], Params] | None = None
+    f_opt: Any = None
+    x_opt: Any = None
+    tags: tuple[str, ...] = ()
+    stochastic: bool = False
+
+    def init(self, key: PRNGKey) -> Params:
+        """Initial point of one restart, projected onto the constraint set."""
+        return self.project(self.init_fn(self.data, key))
+
+    def loss(self, params: Params, key: PRNGKey | None = None) -> Scalar:
+        """Scalar loss at ``params``."""
+        return self.loss_fn(self.data, params, key if self.stochastic else None)
+
+    def project(self, params: Params) -> Params:
+        """Projection back onto the constraint set (identity when unconstrained)."""
+        return params if self.project_fn is None else self.project_fn(self.data, params)
+
+
+def _first_paragraph(obj) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.split("\n\n")[0].replace("\n", " ").strip()
+
+
+@dataclasses.dataclass(frozen=True)
+class LandscapeSpec:
+    """A registered landscape family.
+
+    Attributes:
+      name: the name users type (``bowl``).
+      build: ``build(params: dict, *, key) -> Landscape``; runs on the host.
+      params: the declared parameters.
+      doc: one paragraph; defaults to the first paragraph of ``build``'s docstring.
+      test_config: small parameter values for tests and ``suite check``.
+      plugin: the plugin that registered it (set by the registry).
+    """
+
+    name: str
+    build: Callable[..., Landscape]
+    params: tuple[Param, ...]
+    doc: str = ""
+    test_config: dict = dataclasses.field(default_factory=dict)
+    plugin: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", tuple(self.params))
+        if not self.doc:
+            object.__setattr__(self, "doc", _first_paragraph(self.build))
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSpec:
+    """A registered optimizer.
+
+    Attributes:
+      name: the name users type (``adam``).
+      factory: ``factory(**hyperparameters) -> optax.GradientTransformation``.
+        It is called inside the compiled program with float hyperparameters as
+        traced arrays, so it must not branch on their values in Python.
+      params: the declared hyperparameters (floats traced, others static).
+      sweep: default sweep grid, ``{name: values}``, used for every
+        hyperparameter the user leaves unset.
+      doc: one paragraph; defaults to the first paragraph of ``factory``'s docstring.
+      test_config: small hyperparameter values for tests and ``suite check``.
+      plugin: the plugin that registered it (set by the registry).
+    """
+
+    name: str
+    factory: Callable[..., optax.GradientTransformation]
+    params: tuple[Param, ...]
+    sweep: dict = dataclasses.field(default_factory=dict)
+    doc: str = ""
+    test_config: dict = dataclasses.field(default_factory=dict)
+    plugin: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", tuple(self.params))
+        object.__setattr__(self, "sweep", {k: tuple(v) for k, v in self.sweep.items()})
+        if not self.doc:
+            object.__setattr__(self, "doc", _first_paragraph(self.factory))
+        names = {p.name for p in self.params}
+        unknown = set(self.sweep) - names
+        if unknown:
+            raise ValueError(
+                f"optimizer {self.name!r}: sweep names {sorted(unknown)} are not "
+                f"declared parameters {sorted(names)}."
+            )
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def transformation(self, **hyperparameters) -> optax.GradientTransformationExtraArgs:
+        """The transformation, accepting (and ignoring) extra update arguments."""
+        return optax.with_extra_args_support(self.factory(**hyperparameters))
+
+
+def as_float_array(value) -> jax.Array:
+    """A float32 scalar array (f_opt, targets) regardless of input type."""
+    return jnp.asarray(value, dtype=jnp.float32)
