@@ -89,10 +89,19 @@ def make_plugin_manager(*, local_files=(), entry_points=None) -> PluginManager:
     _load_entry_points(pm, entry_points)
     for path in local_files:
         _register(pm, load_file(path), str(path))
+    specs = sorted(n for n, c in vars(pm.hook).items()
+                   if isinstance(c, pluggy.HookCaller) and c.has_spec())
+    for name, caller in vars(pm.hook).items():
+        if isinstance(caller, pluggy.HookCaller) and not caller.has_spec():
+            for impl in caller.get_hookimpls():
+                if not impl.optionalhook:
+                    raise UsageError(f"plugin {impl.plugin_name!r} implements unknown hook "
+                                     f"{name!r}; choose from: {choices(specs)}")
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise UsageError(f"plugin {exc.plugin_name()!r}: {_one_line(exc)}") from None
+        name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        raise UsageError(f"plugin {name!r}: {_one_line(exc)}") from None
     return pm
 
 

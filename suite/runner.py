@@ -37,6 +37,10 @@ from suite.specs import Landscape
 
 STREAM_INSTANCE, STREAM_INIT, STREAM_NOISE = 0, 1, 2
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Columns of cells.parquet that say how a cell was executed, not what it
+# computed: they differ between an interrupted-and-resumed run and a whole one.
+EXECUTION_COLUMNS = ("compile_seconds", "run_seconds", "seconds_per_step", "batch",
+                     "program_cells", "steps_run")
 # Live memory per restart relative to its state (params + optimizer state):
 # the state in and out of the scan step, gradient, updates and temporaries.
 STATE_MEMORY_FACTOR = 8

@@ -1,0 +1,177 @@
+"""The ``suite`` command: errors, exit codes, the run folder, resume after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from suite import runner
+from suite.cli import main
+
+SMALL = ["--restarts", "4", "--steps", "20", "--quiet"]
+
+
+def run_main(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--landscape", "bowll"], "unknown landscape 'bowll'; choose from: bowl, rastrigin"),
+    (["run", "--optimizer", "adamm"], "unknown optimizer 'adamm'; choose from: adam, momentum"),
+    (["run", "--landscape", "bowl:dimm=3"], "unknown parameter 'dimm' for landscape 'bowl'; choose from: condition, dim"),
+    (["run", "--landscape", "bowl:dim=ten"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got 'ten'"),
+    (["run", "--landscape", "bowl:dim=-2"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got -2"),
+    (["run", "--landscape", "bowl:spectrum=cubic"], "must be one of log, linear; got 'cubic'"),
+    (["run", "--optimizer", "adam:learning_rate=fast"], "parameter 'learning_rate' of optimizer 'adam' must be a float >= 0; got 'fast'"),
+    (["run", "--optimizer", "adam:learning_rate=-0.1"], "must be a float >= 0; got -0.1"),
+    (["run", "--landscape", "bowl:dim"], "expected key=value, got 'dim'"),
+    (["run", "--restarts", "-1"], "restarts must be an integer >= 1; got -1"),
+    (["run", "--steps", "0"], "steps must be an integer >= 1; got 0"),
+    (["run", "--steps", "many"], "--steps must be an integer; got 'many'"),
+    (["run", "no_such_config.toml"], "config file 'no_such_config.toml' does not exist"),
+    (["run", "--resume", "no_such_run"], "is not a run folder"),
+    (["run", "--plugin", "missing.py"], "plugin file 'missing.py' does not exist"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(capsys, argv, message):
+    code, out, err = run_main(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("suite: error: ")
+    assert message in err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("restarts = [", "is not valid TOML"),
+    ("colour = 3\n", "unknown key 'colour' in"),
+    ("[[landscape]]\ndim = 3\n", "needs name = "),
+    ("landscape = 3\n", "must be an array of tables"),
+    ("targets = [1.0, 10.0]\n", "targets must be in descending order"),
+    ("restarts = 'many'\n", "restarts must be an integer >= 1; got 'many'"),
+    ("[[optimizer]]\nname = 'sgd'\n[[landscape]]\nname = 'bowl'\ndim = 2.5\n", "parameter 'dim' of landscape 'bowl' must be an integer"),
+])
+def test_malformed_config_is_one_line_with_exit_code_2(capsys, tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code, _, err = run_main(capsys, "run", str(path), "--out", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1
+    assert message in err
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "suite", "run", "--landscape", "nope"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_run_writes_the_documented_folder(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, _ = run_main(capsys, "run", "--landscape", "bowl:dim=3:condition=10,100",
+                               "--optimizer", "adam:learning_rate=1e-2,1e-1:b1=0.9",
+                               "--optimizer", "sgd:learning_rate=0.05", "--seed", "3",
+                               "--out", str(out), *SMALL)
+    assert code == 0
+    assert f"run folder: {out}" in stdout and "Leaderboard" in stdout
+    assert {p.name for p in out.iterdir()} >= {"config.toml", "metadata.json", "restarts.parquet",
+                                                "cells.parquet", "curves.parquet", "cells"}
+    restarts = pd.read_parquet(out / "restarts.parquet")
+    for column in ("landscape", "optimizer", "restart", "final_loss", "best_loss", "diverged_step",
+                   "seed", "p_landscape_dim", "p_landscape_condition", "p_opt_learning_rate",
+                   "step_to_target_1e-08", "step_to_target_100"):
+        assert column in restarts.columns
+    assert len(restarts) == 2 * 3 * 4  # landscapes × optimizer settings × restarts
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert len(cells) == 6 and (cells["status"] == "ok").all()
+    for column in ("compile_seconds", "run_seconds", "device", "success_1e-08", "ert_1e-08", "restarts"):
+        assert column in cells.columns
+    curves = pd.read_parquet(out / "curves.parquet")
+    assert set(curves["quantity"]) == {"loss", "best"} and curves["step"].max() == 20
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["seed"] == 3 and metadata["finished"] and metadata["versions"]["jax"]
+    assert metadata["device"]["platform"] and "git_commit" in metadata
+    config = (out / "config.toml").read_text()
+    assert "learning_rate = 0.01" in config and "seed = 3" in config
+
+
+def test_a_failing_cell_is_recorded_and_every_other_cell_kept(capsys, tmp_path):
+    plugin = tmp_path / "broken_landscape.py"
+    plugin.write_text(
+        "import jax, jax.numpy as jnp, suite\n"
+        "def _init(data, key):\n    return jnp.zeros(3)\n"
+        "def _loss(data, x, key):\n    return x @ jnp.ones(4)  # shapes do not match\n"
+        "def build(params, *, key):\n"
+        "    return suite.Landscape(data={}, init_fn=_init, loss_fn=_loss)\n"
+        "@suite.hookimpl\ndef register_landscapes(register):\n"
+        "    register('broken', build, params=[], doc='Fails to trace.')\n")
+    out = tmp_path / "run"
+    code, stdout, err = run_main(capsys, "run", "--plugin", str(plugin), "--landscape", "broken",
+                                 "--landscape", "bowl:dim=2", "--optimizer", "sgd:learning_rate=0.1",
+                                 "--out", str(out), *SMALL)
+    assert code == 1
+    cells = pd.read_parquet(out / "cells.parquet").set_index("landscape")
+    assert cells.loc["broken", "status"] == "failed"
+    assert "TypeError" in cells.loc["broken", "error"] or "dot" in cells.loc["broken", "error"]
+    assert cells.loc["bowl", "status"] == "ok"
+    assert len(pd.read_parquet(out / "restarts.parquet")) == 4
+    assert "failed:" in err and "broken" in err
+
+
+def test_an_existing_run_folder_is_not_overwritten(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run_main(capsys, "run", "--landscape", "bowl:dim=2", "--optimizer", "sgd",
+                    "--out", str(out), *SMALL)[0] == 0
+    code, _, err = run_main(capsys, "run", "--out", str(out), *SMALL)
+    assert code == 2 and "--resume" in err
+
+
+def test_resume_refuses_flags_that_would_change_the_run(capsys, tmp_path):
+    out = tmp_path / "run"
+    run_main(capsys, "run", "--landscape", "bowl:dim=2", "--optimizer", "sgd", "--out", str(out), *SMALL)
+    code, _, err = run_main(capsys, "run", "--resume", str(out), "--steps", "50")
+    assert code == 2 and "drop --steps" in err
+
+
+
+
+def test_a_killed_run_resumed_gives_the_tables_of_an_uninterrupted_run(tmp_path):
+    # Eight landscape shapes: eight programs to compile, so the kill lands mid-run.
+    argv = ["run", "--landscape", "bowl:dim=2,3,4,5,6,7,8,9", "--optimizer", "adam:learning_rate=0.01,0.1",
+            "--restarts", "8", "--steps", "300", "--quiet"]
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    done = subprocess.run([sys.executable, "-m", "suite", *argv, "--out", str(full)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+
+    process = subprocess.Popen([sys.executable, "-m", "suite", *argv, "--out", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        parts = killed / "cells"
+        if parts.is_dir() and any(not p.name.startswith(".") for p in parts.iterdir()):
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = [p for p in (killed / "cells").iterdir() if not p.name.startswith(".")]
+    assert 0 < len(finished) < 16, "the kill did not land mid-run"
+
+    resumed = subprocess.run([sys.executable, "-m", "suite", "run", "--resume", str(killed), "--quiet"],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(finished)} finished cells skipped" in resumed.stderr
+    for name in ("restarts", "curves"):
+        pd.testing.assert_frame_equal(pd.read_parquet(killed / f"{name}.parquet"),
+                                      pd.read_parquet(full / f"{name}.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(killed / "cells.parquet").drop(columns=list(runner.EXECUTION_COLUMNS)),
+                                  pd.read_parquet(full / "cells.parquet").drop(columns=list(runner.EXECUTION_COLUMNS)))

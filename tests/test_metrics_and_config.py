@@ -1,0 +1,72 @@
+"""Metrics against hand-computed values; config parsing and its TOML round trip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suite import config as cfg
+from suite.errors import UsageError
+from suite.metrics import ert, leaderboard, success_rate
+
+
+def test_ert_follows_coco():
+    # Two successes at steps 10 and 30; two failures that ran 100 and 40 steps
+    # (the second diverged at 40): (10 + 30 + 100 + 40) / 2 = 90.
+    hits = np.array([10, -1, 30, -1])
+    steps = np.array([10, 100, 30, 40])
+    assert ert(hits, steps) == 90.0
+    assert success_rate(hits) == 0.5
+    assert math.isinf(ert(np.array([-1, -1]), np.array([5, 5])))
+    assert ert(pd.array([0, pd.NA], dtype="Int64"), np.array([0, 7])) == 7.0
+
+
+def test_leaderboard_applies_the_stated_rule():
+    cells = pd.DataFrame({
+        "landscape_label": ["L"] * 4, "optimizer": ["a", "a", "b", "c"], "status": ["ok"] * 4,
+        "success": [0.5, 1.0, 1.0, 1.0], "ert": [10.0, 50.0, 40.0, 40.0],
+        "median_final_loss": [0.0, 0.0, 0.2, np.nan],
+    })
+    board = leaderboard(cells, "success", "ert")
+    assert list(board["optimizer"]) == ["b", "c", "a"]  # ERT ties, then median; NaN loses
+    assert list(board["rank"]) == [1, 2, 3]
+    assert board.set_index("optimizer").loc["a", "ert"] == 50.0  # a's best setting
+
+
+def test_component_flags_parse_sweeps():
+    assert cfg.parse_component("adam:learning_rate=1e-3,1e-2:b1=0.9", "optimizer") == (
+        "adam", {"learning_rate": ["1e-3", "1e-2"], "b1": ["0.9"]})
+    with pytest.raises(UsageError, match="expected NAME"):
+        cfg.parse_component(":dim=3", "landscape")
+
+
+def test_resolved_config_round_trips_through_toml(registry):
+    config = cfg.RunConfig(
+        landscapes=[cfg.Component("bowl", {"dim": ["3"], "condition": ["10", "100"]})],
+        optimizers=[cfg.Component("adam", {}), cfg.Component("sgd", {"learning_rate": [0.1]})],
+        seed=7, restarts=5, steps=9)
+    landscapes, optimizers = cfg.resolve(config, registry)
+    assert len(landscapes) == 2
+    assert len(optimizers) == len(registry.optimizers["adam"].sweep["learning_rate"]) + 1
+    resolved = cfg.resolved_config(config, landscapes, optimizers)
+    again = cfg.from_toml(__import__("tomllib").loads(cfg.to_toml(resolved)))
+    l2, o2 = cfg.resolve(again, registry)
+    assert [c.label for c in l2] == [c.label for c in landscapes]
+    assert [c.label for c in o2] == [c.label for c in optimizers]
+    assert again.seed == 7 and again.targets == cfg.DEFAULT_TARGETS
+
+
+def test_default_targets_are_cocos_51_levels():
+    assert len(cfg.DEFAULT_TARGETS) == 51
+    assert cfg.DEFAULT_TARGETS[0] == 100.0 and cfg.DEFAULT_TARGETS[-1] == pytest.approx(1e-8)
+    assert cfg.target_label(cfg.DEFAULT_TARGETS[1]) == "63.1"
+
+
+def test_checkpoints_are_log_spaced_and_include_both_ends():
+    steps = cfg.checkpoint_steps(1000, 48)
+    assert steps[0] == 0 and steps[-1] == 1000
+    assert 32 <= len(steps) <= 49
+    assert np.all(np.diff(steps) > 0)
