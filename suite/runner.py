@@ -226,6 +226,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
         pieces.append({k: v[:, :real] for k, v in summary._asdict().items()})
     summary = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
+    summary["hit"] = program.complete_hits(summary["hit"], summary["reached"])
     _fill_checkpoints(summary, np.asarray(ctx.ckpt_steps))
     return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch)
 
