@@ -8,10 +8,8 @@ other cell; an interrupted run exits with 130 and keeps what finished.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import math
-import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -272,8 +270,14 @@ class _RichProgress:
     """Adapts :class:`suite.runner.Progress` to a rich progress bar on stderr."""
 
     def __init__(self, console, enabled: bool):
-        from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
             TimeElapsedColumn(), TimeRemainingColumn(), console=console,

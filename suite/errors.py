@@ -13,3 +13,9 @@ def choices(names) -> str:
     """Sorted, comma-separated names for a 'choose from: ...' clause."""
     names = sorted(names)
     return ", ".join(names) if names else "(none registered)"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as ``Type: message`` on one line, for tables and warnings."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

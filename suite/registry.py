@@ -16,7 +16,7 @@ from pathlib import Path
 import pluggy
 
 from suite import hookspecs
-from suite.errors import UsageError, choices
+from suite.errors import UsageError, choices, one_line
 from suite.specs import LandscapeSpec, OptimizerSpec
 
 GROUP = "suite"
@@ -106,8 +106,9 @@ def make_plugin_manager(*, local_files=(), entry_points=None) -> PluginManager:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, pluggy.PluginValidationError) else text
+    if isinstance(exc, pluggy.PluginValidationError):
+        return " ".join(str(exc).split())
+    return one_line(exc)
 
 
 @dataclasses.dataclass

@@ -29,8 +29,15 @@ import numpy as np
 import pandas as pd
 
 from suite import program
-from suite.config import (Cell, LandscapeCell, OptimizerSetting, RunConfig, checkpoint_steps,
-                          target_label)
+from suite.config import (
+    Cell,
+    LandscapeCell,
+    OptimizerSetting,
+    RunConfig,
+    checkpoint_steps,
+    target_label,
+)
+from suite.errors import one_line
 from suite.metrics import ert, finite_or_inf, success_rate
 from suite.results import RunDir
 from suite.specs import Landscape
@@ -354,11 +361,6 @@ def group_cells(cells: Iterable[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:2000] if text else type(exc).__name__
-
-
 def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
             progress: Progress | None = None, cache: ProgramCache | None = None) -> dict:
     """Runs every cell not yet finished in ``run_dir`` and writes each as it ends.
@@ -396,7 +398,7 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
                                streams(config.seed, lcell), cache=cache, progress=progress,
                                device=device)
         except Exception as exc:  # noqa: BLE001 - one failing cell never takes the run down
-            message = _one_line(exc)
+            message = one_line(exc)[:2000]
             for cell in group:
                 row = cell_row(cell, order[cell.id], config, status="failed", error=message,
                                device=device_name)

@@ -15,7 +15,6 @@ import inspect
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import optax
 
 from suite.params import Param
@@ -151,8 +150,3 @@ class OptimizerSpec:
     def transformation(self, **hyperparameters) -> optax.GradientTransformationExtraArgs:
         """The transformation, accepting (and ignoring) extra update arguments."""
         return optax.with_extra_args_support(self.factory(**hyperparameters))
-
-
-def as_float_array(value) -> jax.Array:
-    """A float32 scalar array (f_opt, targets) regardless of input type."""
-    return jnp.asarray(value, dtype=jnp.float32)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
-import pytest
 
 from suite import config as cfg
 from suite import runner
