@@ -41,29 +41,9 @@ class Summary(NamedTuple):
 
     # ``hit`` is written sparsely: when a step takes ``reached`` from a to b,
     # only hit[b − 1] is set. Targets are nested (descending), so targets a..b−1
-    # were all reached at that step; :func:`complete_hits` fills them in on the
-    # host. Writing one entry instead of all of them keeps per-step memory
+    # were all reached at that step; ``suite.runner.complete_hits`` fills them
+    # in on the host. Writing one entry instead of all of them keeps per-step memory
     # traffic independent of the number of targets.
-
-
-def complete_hits(hit, reached):
-    """Fills the entries :class:`Summary` leaves unwritten (numpy, on the host).
-
-    Args:
-      hit: int array [..., n_targets] as the device left it.
-      reached: int array [...], targets reached per restart.
-
-    Returns:
-      hit with hit[j] = first step with f − f* ≤ targets[j], or -1 if never.
-    """
-    import numpy as np
-
-    hit = np.array(hit, copy=True)
-    n = hit.shape[-1]
-    for j in range(n - 2, -1, -1):
-        missing = (hit[..., j] < 0) & (j < reached)
-        hit[..., j] = np.where(missing, hit[..., j + 1], hit[..., j])
-    return np.where(np.arange(n) < reached[..., None], hit, NOT_REACHED)
 
 
 class RestartState(NamedTuple):

@@ -233,7 +233,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
         pieces.append({k: v[:, :real] for k, v in summary._asdict().items()})
     summary = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
-    summary["hit"] = program.complete_hits(summary["hit"], summary["reached"])
+    summary["hit"] = complete_hits(summary["hit"], summary["reached"])
     _fill_checkpoints(summary, np.asarray(ctx.ckpt_steps))
     return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch)
 
@@ -249,6 +249,24 @@ def _batch_size(static, instance, hparams, ctx, budget, config, n_settings) -> i
     n_batches = math.ceil(config.restarts / min(fits, config.restarts))
     # Equal batches waste less padding than one full batch and a small remainder.
     return math.ceil(config.restarts / n_batches)
+
+
+def complete_hits(hit, reached):
+    """Fills the target-hit entries ``program.Summary`` leaves unwritten.
+
+    Args:
+      hit: int array [..., n_targets] as the device left it.
+      reached: int array [...], targets reached per restart.
+
+    Returns:
+      hit with hit[j] = first step with f − f* ≤ targets[j], or -1 if never.
+    """
+    hit = np.array(hit, copy=True)
+    n = hit.shape[-1]
+    for j in range(n - 2, -1, -1):
+        missing = (hit[..., j] < 0) & (j < reached)
+        hit[..., j] = np.where(missing, hit[..., j + 1], hit[..., j])
+    return np.where(np.arange(n) < reached[..., None], hit, program.NOT_REACHED)
 
 
 def _fill_checkpoints(summary: dict, ckpt_steps: np.ndarray) -> None:

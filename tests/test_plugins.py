@@ -50,6 +50,12 @@ def write_plugin(tmp_path, landscape="sphere", optimizer="filesgd", name="my_plu
     return path
 
 
+def write_source(tmp_path, name, source):
+    path = tmp_path / name
+    path.write_text(source)
+    return path
+
+
 def suite_cli(*args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "suite", *args], cwd=cwd, capture_output=True,
                           text=True, env=env, timeout=600)
@@ -89,15 +95,15 @@ def test_a_builtin_name_claimed_again_is_an_error(tmp_path):
 
 
 def test_a_hook_implementation_that_matches_no_spec_is_an_error(tmp_path):
-    path = tmp_path / "typo.py"
-    path.write_text("import suite\n\n@suite.hookimpl\ndef register_landscape(register):\n    pass\n")
+    path = write_source(tmp_path, "typo.py",
+                        "import suite\n\n@suite.hookimpl\ndef register_landscape(register):\n    pass\n")
     with pytest.raises(UsageError, match=r"typo\.py.*register_landscape"):
         make_plugin_manager(local_files=[path])
 
 
 def test_a_hook_with_unknown_arguments_is_an_error(tmp_path):
-    path = tmp_path / "badargs.py"
-    path.write_text("import suite\n\n@suite.hookimpl\ndef register_landscapes(register, extra):\n    pass\n")
+    path = write_source(tmp_path, "badargs.py",
+                        "import suite\n\n@suite.hookimpl\ndef register_landscapes(register, extra):\n    pass\n")
     with pytest.raises(UsageError, match=r"badargs\.py.*extra"):
         make_plugin_manager(local_files=[path])
 
@@ -111,9 +117,8 @@ def test_a_plugin_that_fails_to_import_does_not_hide_the_others(tmp_path, monkey
 
 
 def test_a_plugin_that_raises_while_registering_is_reported_not_fatal(tmp_path):
-    path = tmp_path / "raises.py"
-    path.write_text("import suite\n\n@suite.hookimpl\ndef register_optimizers(register):\n"
-                    "    raise RuntimeError('boom')\n")
+    path = write_source(tmp_path, "raises.py", "import suite\n\n@suite.hookimpl\n"
+                        "def register_optimizers(register):\n    raise RuntimeError('boom')\n")
     registry = load_registry(local_files=[path])
     assert "adam" in registry.optimizers
     assert any("raises.py" in p and "boom" in p for p in registry.problems)
@@ -122,8 +127,7 @@ def test_a_plugin_that_raises_while_registering_is_reported_not_fatal(tmp_path):
 def test_missing_and_broken_plugin_files_are_one_line_errors(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         make_plugin_manager(local_files=[tmp_path / "nope.py"])
-    bad = tmp_path / "bad.py"
-    bad.write_text("import not_a_module_xyz\n")
+    bad = write_source(tmp_path, "bad.py", "import not_a_module_xyz\n")
     with pytest.raises(UsageError, match=r"bad\.py.*failed to import.*not_a_module_xyz"):
         make_plugin_manager(local_files=[bad])
 
