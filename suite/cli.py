@@ -1,4 +1,4 @@
-"""The ``suite`` command: ``suite list`` and ``suite run``.
+"""The ``suite`` command: ``suite list``, ``suite check`` and ``suite run``.
 
 Errors a user can cause print one line (``suite: error: ...``) and exit with
 code 2; a run in which some cells failed exits with code 1 after saving every
@@ -32,6 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                      help="load a single-file plugin (repeatable)")
 
+    check = sub.add_parser(
+        "check", help="run the conformance battery on landscapes or optimizers",
+        description="Run the conformance battery on registered landscapes and optimizers "
+                    "(all of them when no NAME is given) and print each check with the reason "
+                    "it failed. Parameters default to the plugin's test_config; NAME:k=v sets "
+                    "them, and a comma-separated value checks each value.")
+    check.add_argument("names", nargs="*", metavar="NAME[:k=v...]", help="landscape or optimizer")
+    check.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                       help="load a single-file plugin (repeatable)")
+
     run = sub.add_parser(
         "run", help="run a benchmark (the built-in default when given nothing)",
         description="Run a benchmark from a TOML config and/or flags. --landscape and "
@@ -43,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--optimizer", action="append", default=[], metavar="NAME[:k=v...]",
                      help="optimizer with hyperparameters, e.g. adam:learning_rate=1e-3,1e-2 (repeatable)")
     run.add_argument("--restarts", type=_int("--restarts"), help="random restarts per cell")
+    run.add_argument("--instances", type=_int("--instances"),
+                     help="random instances of each landscape setting (default 1)")
     run.add_argument("--steps", type=_int("--steps"), help="optimizer steps per restart")
     run.add_argument("--seed", type=_int("--seed"), help="root of every random draw")
     run.add_argument("--batch", type=_int("--batch"), help="most restarts per compiled batch (0: automatic)")
@@ -71,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "list":
             return _list(args)
+        if args.command == "check":
+            return _check(args)
         return _run(args, argv)
     except UsageError as exc:
         print(f"suite: error: {exc}", file=sys.stderr)
@@ -106,6 +120,51 @@ def _list(args) -> int:
     return EXIT_OK
 
 
+# --- suite check ------------------------------------------------------------------
+
+
+def _check(args) -> int:
+    from rich.console import Console
+
+    from suite import config as cfg
+    from suite.conformance import check_landscape, check_optimizer
+    from suite.errors import choices
+    from suite.registry import load_registry
+
+    registry = load_registry(local_files=args.plugin)
+    targets = []  # (kind, spec, values)
+    for text in args.names or sorted(registry.landscapes) + sorted(registry.optimizers):
+        name, raw = cfg.parse_component(text, "suite check")
+        specs = [(kind, found[name]) for kind, found in (("landscape", registry.landscapes),
+                                                          ("optimizer", registry.optimizers))
+                 if name in found]
+        if not specs:
+            raise UsageError(f"unknown landscape or optimizer {name!r}; choose from: "
+                             f"{choices(list(registry.landscapes) + list(registry.optimizers))}")
+        for kind, spec in specs:
+            base = {k: (v,) for k, v in spec.test_config.items()}
+            for values in cfg.expand(spec.params, raw, f"{kind} {name!r}", base):
+                targets.append((kind, spec, values))
+    console = Console(soft_wrap=True)  # one line per check, whatever the terminal width
+    for problem in registry.problems:
+        console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    marks = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "skipped": "[dim]-[/dim]"}
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    for kind, spec, values in targets:
+        console.print(f"[bold]{kind} {spec.name}[/bold] [dim]({spec.plugin})[/dim] "
+                      f"{cfg.label(spec.name, values)}", highlight=False)
+        run = check_landscape if kind == "landscape" else check_optimizer
+        for result in run(spec, values):
+            totals[result.status] += 1
+            detail = f": {result.detail}" if result.detail else ""
+            style = "dim" if result.status == "skipped" else ""
+            text = f"  {marks[result.status]} {result.check}{detail}"
+            console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
+    console.print(f"{totals['passed']} passed, {totals['failed']} failed, "
+                  f"{totals['skipped']} skipped", highlight=False)
+    return EXIT_FAILED_CELLS if totals["failed"] else EXIT_OK
+
+
 # --- suite run --------------------------------------------------------------------
 
 
@@ -119,7 +178,8 @@ def _build_config(args):
     if args.resume:
         clashing = [flag for flag, value in (
             ("CONFIG", args.config), ("--landscape", args.landscape), ("--optimizer", args.optimizer),
-            ("--restarts", args.restarts), ("--steps", args.steps), ("--seed", args.seed),
+            ("--restarts", args.restarts), ("--instances", args.instances),
+            ("--steps", args.steps), ("--seed", args.seed),
             ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk)) if value]
         if clashing:
             raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
@@ -136,11 +196,11 @@ def _build_config(args):
         config = cfg.from_toml(tomllib.loads(default_config_text()), "the default benchmark")
     if args.landscape:
         config.landscapes = [cfg.Component(n, v) for n, v in
-                             (cfg.parse_component(t, "landscape") for t in args.landscape)]
+                             (cfg.parse_component(t, "--landscape") for t in args.landscape)]
     if args.optimizer:
         config.optimizers = [cfg.Component(n, v) for n, v in
-                             (cfg.parse_component(t, "optimizer") for t in args.optimizer)]
-    for name in ("restarts", "steps", "seed", "batch", "chunk"):
+                             (cfg.parse_component(t, "--optimizer") for t in args.optimizer)]
+    for name in ("restarts", "instances", "steps", "seed", "batch", "chunk"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     config.plugins = list(config.plugins) + list(args.plugin)
@@ -236,7 +296,11 @@ def _print_leaderboard(cells, config) -> None:
     console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ {name}; {SELECTION_RULE}.",
                   highlight=False)
     for landscape, rows in board.groupby("landscape_label", sort=False):
-        table = Table(title=landscape, title_justify="left", title_style="bold",
+        title = landscape
+        if rows["f_opt_kind"].iloc[0] == "reference":
+            title += (f"  (f* = {rows['f_opt'].iloc[0]:g} is a reference value, not this "
+                      f"instance's proven minimum: Δf can go below 0)")
+        table = Table(title=title, title_justify="left", title_style="bold",
                       box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "optimizer", "setting", "success", "ERT", "median f", "best f",
                        "div.", "µs/step"):

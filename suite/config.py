@@ -42,6 +42,7 @@ DEFAULT_TARGETS = tuple(float(10.0 ** (k / 5)) for k in range(10, -41, -1))
 RUN_KEYS = {
     "seed": "root of every random draw (landscape instances, starts, noise)",
     "restarts": "random restarts per cell",
+    "instances": "random instances of each landscape setting (couplings, teacher, data, rotation)",
     "steps": "optimizer steps per restart",
     "targets": "precision levels Δf = f − f* that count as success (descending)",
     "checkpoints": "number of log-spaced steps at which losses are kept for curves",
@@ -67,6 +68,7 @@ class RunConfig:
     optimizers: list[Component]
     seed: int = 0
     restarts: int = 100
+    instances: int = 1
     steps: int = 1000
     targets: tuple[float, ...] = DEFAULT_TARGETS
     checkpoints: int = 48
@@ -76,7 +78,7 @@ class RunConfig:
 
     def check(self) -> None:
         """Checks the sizes; names and parameters are checked by :func:`resolve`."""
-        for name, low in (("seed", 0), ("restarts", 1), ("steps", 1), ("checkpoints", 2),
+        for name, low in (("seed", 0), ("restarts", 1), ("instances", 1), ("steps", 1), ("checkpoints", 2),
                           ("chunk", 0), ("batch", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -93,16 +95,19 @@ class RunConfig:
             raise UsageError("no optimizer given; add --optimizer NAME or an [[optimizer]] table")
 
 
-def parse_component(text: str, kind: str) -> tuple[str, dict[str, list[str]]]:
-    """Splits ``NAME:key=v1,v2:key=v`` into a name and raw value lists."""
+def parse_component(text: str, where: str) -> tuple[str, dict[str, list[str]]]:
+    """Splits ``NAME:key=v1,v2:key=v`` into a name and raw value lists.
+
+    ``where`` names the argument in error messages (``--landscape``).
+    """
     name, *pairs = text.split(":")
     if not name:
-        raise UsageError(f"--{kind} {text!r}: expected NAME[:key=value...]")
+        raise UsageError(f"{where} {text!r}: expected NAME[:key=value...]")
     values: dict[str, list[str]] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key or not raw:
-            raise UsageError(f"--{kind} {text!r}: expected key=value, got {pair!r}")
+            raise UsageError(f"{where} {text!r}: expected key=value, got {pair!r}")
         values[key] = raw.split(",")
     return name, values
 
@@ -173,14 +178,25 @@ def label(name: str, values: dict) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class LandscapeCell:
-    """One landscape with every parameter set."""
+    """One instance of a landscape with every parameter set.
+
+    Instance ``i`` of a setting is drawn from a key derived from the run seed,
+    the setting and ``i``; instance 0 keeps the plain label, so raising
+    ``instances`` on a resumed run reuses every finished cell.
+    """
 
     spec: LandscapeSpec
     values: dict
+    instance: int = 0
+
+    @property
+    def setting_label(self) -> str:
+        return label(self.spec.name, self.values)
 
     @property
     def label(self) -> str:
-        return label(self.spec.name, self.values)
+        suffix = f"#{self.instance}" if self.instance else ""
+        return self.setting_label + suffix
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,8 +229,9 @@ class Cell:
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
-def _expand(params: tuple[Param, ...], given: dict[str, list], owner: str,
-            base: dict[str, tuple]) -> list[dict]:
+def expand(params: tuple[Param, ...], given: dict[str, list], owner: str,
+           base: dict[str, tuple]) -> list[dict]:
+    """Every combination of parameter values: ``given`` (checked) over ``base`` over defaults."""
     grid = {p.name: [p.default] for p in params} | {k: list(v) for k, v in base.items()}
     for key, values in given.items():
         param = lookup(params, key, owner)
@@ -233,13 +250,14 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeCell],
     for comp in config.landscapes:
         spec = registry.landscape(comp.name)
         owner = f"landscape {comp.name!r}"
-        landscapes += [LandscapeCell(spec, v) for v in _expand(spec.params, comp.values, owner, {})]
+        landscapes += [LandscapeCell(spec, v, i) for v in expand(spec.params, comp.values, owner, {})
+                       for i in range(config.instances)]
     optimizers = []
     for comp in config.optimizers:
         spec = registry.optimizer(comp.name)
         owner = f"optimizer {comp.name!r}"
         optimizers += [OptimizerSetting(spec, v)
-                       for v in _expand(spec.params, comp.values, owner, spec.sweep)]
+                       for v in expand(spec.params, comp.values, owner, spec.sweep)]
     return _unique(landscapes), _unique(optimizers)
 
 
@@ -255,7 +273,9 @@ def _unique(items):
 def resolved_config(config: RunConfig, landscapes, optimizers) -> RunConfig:
     """The config with every parameter explicit: what ``config.toml`` records."""
     def components(items):
-        return [Component(i.spec.name, {k: [v] for k, v in i.values.items()}) for i in items]
+        # Instances of one landscape setting are one entry; `instances` recreates them.
+        settings = {getattr(i, "setting_label", i.label): i for i in items}
+        return [Component(i.spec.name, {k: [v] for k, v in i.values.items()}) for i in settings.values()]
 
     return dataclasses.replace(
         config,

@@ -5,12 +5,14 @@ chunks and moves summaries to the host; this module only defines what one
 chunk of steps does on the device.
 
 Step semantics. At step ``t`` the loss and gradient are evaluated at x_t, the
-summaries record f(x_t), and unless the restart is finished the optimizer maps
-x_t to x_{t+1}. Steps run for t = 0..T, so f is evaluated T + 1 times and T
-updates are applied; the final loss is f(x_T). A restart *finishes* at the
-first step whose loss reaches the last (hardest) target or is not finite; from
-then on its point is frozen, so its summaries do not depend on when the host
-checks for early stopping, and results do not depend on chunk or batch sizes.
+summaries record f(x_t), and the optimizer maps x_t to x_{t+1}. On a
+stochastic landscape the optimizer gets the mini-batch loss and gradient of
+step t (key ``fold_in(restart key, t)``) while the summaries record the exact
+loss. Steps run for t = 0..T, so f is evaluated T + 1 times and T updates are
+applied; the final loss is f(x_T). A restart *finishes* at the first step
+whose loss reaches the last (hardest) target or is not finite; from then on
+its summaries are frozen, so they do not depend on when the host checks for
+early stopping, and results do not depend on chunk or batch sizes.
 """
 
 from __future__ import annotations
@@ -94,7 +96,11 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
     def loss_fn(params):
         return landscape.loss(params, key)
 
-    f, grad = jax.value_and_grad(loss_fn)(state.params)
+    value, grad = jax.value_and_grad(loss_fn)(state.params)
+    # The optimizer sees the mini-batch loss and gradient; the summaries record
+    # the exact loss, so success means the training loss reached the target,
+    # not that one lucky mini-batch did. It costs one full forward pass a step.
+    f = landscape.loss(state.params) if landscape.stochastic else value
     f = f.astype(jnp.float32)
     finite = jnp.isfinite(f)
     # NaN and inf never count as best, nor as reaching a target.
@@ -129,7 +135,7 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
         ckpt_best=ckpt_best,
     )
     updates, opt_state = tx.update(
-        grad, state.opt_state, state.params, value=f, grad=grad, value_fn=loss_fn
+        grad, state.opt_state, state.params, value=value, grad=grad, value_fn=loss_fn
     )
     params = landscape.project(optax.apply_updates(state.params, updates))
     # A finished restart keeps moving, unobserved: its summaries are frozen by

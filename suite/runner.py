@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import os
 import time
@@ -146,15 +147,15 @@ def memory_budget(device: jax.Device) -> int:
 
 
 def landscape_id(cell: LandscapeCell) -> int:
-    """A stable 31-bit id of a landscape setting, for ``fold_in``."""
-    return zlib.crc32(cell.label.encode()) & 0x7FFFFFFF
+    """A stable 31-bit id of a landscape setting (not its instance), for ``fold_in``."""
+    return zlib.crc32(cell.setting_label.encode()) & 0x7FFFFFFF
 
 
 def streams(seed: int, cell: LandscapeCell) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Keys of the instance, the starts and the noise of one landscape setting."""
+    """Keys of the instance, the starts and the noise of one landscape instance."""
     root = jax.random.key(seed)
     lid = landscape_id(cell)
-    return tuple(jax.random.fold_in(jax.random.fold_in(root, s), lid)
+    return tuple(jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, s), lid), cell.instance)
                  for s in (STREAM_INSTANCE, STREAM_INIT, STREAM_NOISE))
 
 
@@ -291,6 +292,7 @@ def identity_columns(cell: Cell) -> dict:
     """Columns that name a cell: landscape, optimizer and one per parameter."""
     columns = {"cell_id": cell.id, "landscape": cell.landscape.spec.name}
     columns |= {f"p_landscape_{k}": v for k, v in cell.landscape.values.items()}
+    columns["instance"] = cell.landscape.instance
     columns["optimizer"] = cell.optimizer.spec.name
     columns |= {f"p_opt_{k}": v for k, v in cell.optimizer.values.items()}
     return columns
@@ -350,6 +352,9 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
     row |= {
         "f_opt": float(instance.f_opt) if known else float("nan"),
         "f_opt_known": known,
+        "f_opt_kind": instance.f_opt_kind if known else "",
+        # Named reference losses (the p-spin threshold, ...) for reports to draw.
+        "levels": json.dumps(dict(instance.levels)) if instance is not None else "{}",
         "tags": ",".join(instance.tags) if instance is not None else "",
         "steps_run": result.steps_run,
         "batch": result.batch,

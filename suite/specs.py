@@ -15,18 +15,24 @@ import inspect
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from suite.params import Param
 from suite.types import Params, PRNGKey, PyTree, Scalar
 
 KNOWN_TAGS = ("convex", "multimodal", "saddles", "plateaus", "vanishing-gradients", "stochastic")
+# How f_opt is known: "exact" (a proven minimum of this instance) or
+# "reference" (a published value, e.g. the N → ∞ ground state of p-spin, which
+# a finite instance may beat; reports say so beside every figure that uses it).
+F_OPT_KINDS = ("exact", "reference")
 
 
 @functools.partial(
     jax.tree_util.register_dataclass,
     data_fields=["data", "f_opt", "x_opt"],
-    meta_fields=["init_fn", "loss_fn", "project_fn", "tags", "stochastic"],
+    meta_fields=["init_fn", "loss_fn", "project_fn", "tags", "stochastic", "f_opt_kind",
+                 "levels", "layered"],
 )
 @dataclasses.dataclass(frozen=True)
 class Landscape:
@@ -42,10 +48,18 @@ class Landscape:
       f_opt: the known optimal value, or ``None`` when unknown.
       x_opt: a known minimiser, or ``None``.
       tags: difficulties the landscape isolates (see ``KNOWN_TAGS``).
-      stochastic: whether ``loss_fn`` draws from its key (mini-batches).
+      stochastic: whether ``loss_fn`` draws from its key (mini-batches). With
+        ``key=None`` a stochastic landscape returns its exact (full-batch) loss.
+      f_opt_kind: ``"exact"`` or ``"reference"`` (see ``F_OPT_KINDS``).
+      levels: named loss values reports draw as lines, e.g.
+        ``(("threshold", -1.633),)`` for the p-spin threshold energy.
+      layered: whether ``params`` is a sequence with one entry per layer, so
+        that :meth:`layer_gradient_norms` is meaningful.
 
-    Write ``init_fn``/``loss_fn``/``project_fn`` as module-level functions: they
-    are part of the compile key, so a fresh closure per instance recompiles.
+    Write ``init_fn``/``loss_fn``/``project_fn`` as module-level functions, or
+    as frozen dataclass instances when they carry a static setting (a
+    mini-batch size): they are part of the compile key and compare by value,
+    whereas a fresh closure per instance recompiles.
     """
 
     data: PyTree
@@ -56,6 +70,9 @@ class Landscape:
     x_opt: Any = None
     tags: tuple[str, ...] = ()
     stochastic: bool = False
+    f_opt_kind: str = "exact"
+    levels: tuple[tuple[str, float], ...] = ()
+    layered: bool = False
 
     def init(self, key: PRNGKey) -> Params:
         """Initial point of one restart, projected onto the constraint set."""
@@ -68,6 +85,21 @@ class Landscape:
     def project(self, params: Params) -> Params:
         """Projection back onto the constraint set (identity when unconstrained)."""
         return params if self.project_fn is None else self.project_fn(self.data, params)
+
+    def layer_gradient_norms(self, params: Params, key: PRNGKey | None = None) -> jax.Array:
+        """‖∂f/∂θ_l‖ for every layer l, input layer first: the "speed of learning"
+        of each layer (Nielsen, Neural Networks and Deep Learning, ch. 5).
+
+        Only for ``layered`` landscapes, whose ``params`` hold one entry per layer.
+        """
+        if not self.layered:
+            raise ValueError("layer_gradient_norms needs a layered landscape (params one entry per layer)")
+        grads = jax.grad(self.loss)(params, key)
+        return jnp.stack([_norm(layer) for layer in grads])
+
+
+def _norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
 
 
 def _first_paragraph(obj) -> str:

@@ -24,7 +24,7 @@ def run_main(capsys, *argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "--landscape", "bowll"], "unknown landscape 'bowll'; choose from: bowl, rastrigin"),
+    (["run", "--landscape", "bowll"], "unknown landscape 'bowll'; choose from: bowl, deep_linear, deep_net"),
     (["run", "--optimizer", "adamm"], "unknown optimizer 'adamm'; choose from: adam, momentum"),
     (["run", "--landscape", "bowl:dimm=3"], "unknown parameter 'dimm' for landscape 'bowl'; choose from: condition, dim"),
     (["run", "--landscape", "bowl:dim=ten"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got 'ten'"),
@@ -123,6 +123,41 @@ def test_a_failing_cell_is_recorded_and_every_other_cell_kept(capsys, tmp_path):
     assert cells.loc["bowl", "status"] == "ok"
     assert len(pd.read_parquet(out / "restarts.parquet")) == 4
     assert "failed:" in err and "broken" in err
+
+
+def test_suite_check_passes_a_good_landscape_and_names_what_a_broken_one_gets_wrong(capsys, tmp_path):
+    code, out, _ = run_main(capsys, "check", "bowl:dim=2,3", "adam")
+    assert code == 0
+    assert "bowl(condition=10.0, dim=2" in out and "bowl(condition=10.0, dim=3" in out
+    assert "✓ loss(x*) = f*" in out and "0 failed" in out
+
+    plugin = tmp_path / "leaky.py"
+    plugin.write_text(
+        "import jax, jax.numpy as jnp, suite\n"
+        "def _init(data, key):\n    return jax.random.normal(key, (3,))\n"
+        "def _loss(data, x, key):\n    return jnp.sum(x * x)\n"
+        "def _project(data, x):\n    return x / 2  # not a projection\n"
+        "def build(params, *, key):\n"
+        "    return suite.Landscape(data={}, init_fn=_init, loss_fn=_loss, project_fn=_project,\n"
+        "                           f_opt=1.0, x_opt=jnp.zeros(3))\n"
+        "@suite.hookimpl\ndef register_landscapes(register):\n"
+        "    register('leaky', build, params=[], doc='Broken on purpose.')\n")
+    code, out, _ = run_main(capsys, "check", "leaky", "--plugin", str(plugin))
+    assert code == 1
+    assert "✗ projection is idempotent: project(project(x)) versus project(x)" in out
+    assert "✗ loss(x*) = f*: loss(x*) = 0 but f* = 1" in out
+    assert "✗ f* ≤ loss at sampled points: loss" in out
+    assert "✓ gradient is finite at sampled starts" in out
+    assert "3 failed" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "bowll"], "unknown landscape or optimizer 'bowll'; choose from: adam, bowl"),
+    (["check", "bowl:dim=0"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got 0"),
+])
+def test_suite_check_bad_names_are_usage_errors(capsys, argv, message):
+    code, _, err = run_main(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
 
 
 def test_an_existing_run_folder_is_not_overwritten(capsys, tmp_path):

@@ -1,25 +1,26 @@
 """The conformance battery: every registered landscape and optimizer, same checks.
 
-Each plugin carries a tiny ``test_config``; these tests run over whatever is
-installed, so a third-party plugin installed beside the suite is checked too.
+Each plugin carries a tiny ``test_config``; these tests run ``suite.conformance``
+over whatever is installed, so a third-party plugin installed beside the suite
+is checked too. The battery itself is tested on plugins broken on purpose:
+each breakage must fail its check, with a reason, and leave the others alone.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
 
+import suite
+from suite.conformance import check_landscape, check_optimizer
 from suite.registry import load_registry, make_plugin_manager
-from suite.specs import KNOWN_TAGS, Landscape
-from conftest import assert_trees_close
+from suite.specs import LandscapeSpec, OptimizerSpec
 
 _REGISTRY = load_registry(make_plugin_manager())
-LANDSCAPES = sorted(_REGISTRY.landscapes)
-OPTIMIZERS = sorted(_REGISTRY.optimizers)
-BUILTIN_LANDSCAPES = {"bowl", "rastrigin"}
+BUILTIN_LANDSCAPES = {"bowl", "logistic", "rastrigin", "rastrigin_rotated", "pspin", "deep_linear",
+                      "deep_net", "three_node", "saddle"}
 BUILTIN_OPTIMIZERS = {"sgd", "momentum", "nesterov", "adam"}
 
 
@@ -33,149 +34,110 @@ def test_every_builtin_is_found_through_entry_points(registry):
     assert registry.problems == []
 
 
-def build(name, key=0) -> Landscape:
-    spec = _REGISTRY.landscapes[name]
-    return spec.build(spec.defaults | spec.test_config, key=jax.random.key(key))
+def test_every_builtin_landscape_cites_its_source(registry):
+    import importlib
+    for name in BUILTIN_LANDSCAPES:
+        module = importlib.import_module(registry.landscapes[name].plugin)
+        assert "References:" in module.__doc__, f"{name}: the module docstring must cite its paper"
 
 
-def starts(landscape, n=8):
-    return jax.vmap(landscape.init)(jax.random.split(jax.random.key(1), n))
+def _failures(results):
+    return [f"{r.check}: {r.detail}" for r in results if r.status == "failed"]
 
 
-@pytest.fixture(params=LANDSCAPES)
-def landscape_name(request):
-    return request.param
+@pytest.mark.parametrize("name", sorted(_REGISTRY.landscapes))
+def test_landscape_passes_the_battery(name):
+    results = check_landscape(_REGISTRY.landscapes[name])
+    assert not _failures(results), _failures(results)
+    assert sum(r.status == "passed" for r in results) >= 10
 
 
-def test_landscape_declares_valid_parameters(landscape_name):
-    spec = _REGISTRY.landscapes[landscape_name]
-    assert spec.doc, "a landscape needs a doc line"
-    for param in spec.params:
-        assert param.doc, f"parameter {param.name} needs a doc line"
-        assert param.check(param.default, "test") == param.default
-    for name, value in spec.test_config.items():
-        assert spec.params[[p.name for p in spec.params].index(name)].check(value, "test") == value
+@pytest.mark.parametrize("name", sorted(_REGISTRY.optimizers))
+def test_optimizer_passes_the_battery(name):
+    results = check_optimizer(_REGISTRY.optimizers[name])
+    assert not _failures(results), _failures(results)
+    assert all(r.status == "passed" for r in results)
 
 
-def test_landscape_loss_and_gradient_are_finite_at_starts(landscape_name):
-    landscape = build(landscape_name)
-    assert isinstance(landscape, Landscape)
-    assert set(landscape.tags) <= set(KNOWN_TAGS)
-    points = starts(landscape)
-    keys = jax.random.split(jax.random.key(2), 8)
-    values, grads = jax.vmap(jax.value_and_grad(landscape.loss))(points, keys)
-    assert values.shape == (8,)
-    assert np.all(np.isfinite(values))
-    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+# --- the battery catches what it claims to catch ------------------------------------
 
 
-def test_landscape_is_jit_compatible_and_deterministic(landscape_name):
-    landscape = build(landscape_name)
-    x = landscape.init(jax.random.key(3))
-    assert_trees_close(landscape.init(jax.random.key(3)), x, rtol=0)
-    key = jax.random.key(4)
-    eager = landscape.loss(x, key)
-    jitted = jax.jit(lambda ls, p, k: ls.loss(p, k))(landscape, x, key)
-    np.testing.assert_allclose(jitted, eager, rtol=1e-5)
-    again = build(landscape_name)
-    np.testing.assert_array_equal(again.loss(x, key), eager)
+def _init(data, key):
+    return jax.random.normal(key, (3,))
 
 
-def test_instances_from_different_keys_share_one_program(landscape_name):
-    traces = []
-
-    @jax.jit
-    def loss(landscape, x):
-        traces.append(1)
-        return landscape.loss(x)
-
-    one, two = build(landscape_name, key=0), build(landscape_name, key=1)
-    loss(one, one.init(jax.random.key(0)))
-    loss(two, two.init(jax.random.key(0)))
-    assert len(traces) == 1, "a landscape instance must be data, not part of the compile key"
+def _loss(data, x, key):
+    return jnp.sum((x - data["shift"]) ** 2)
 
 
-def test_projection_is_idempotent(landscape_name):
-    landscape = build(landscape_name)
-    points = jax.tree.map(lambda x: 3.0 * x, starts(landscape))
-    once = jax.vmap(landscape.project)(points)
-    assert_trees_close(jax.vmap(landscape.project)(once), once, rtol=1e-5, atol=1e-6)
+def _nan_loss(data, x, key):
+    return jnp.sum(x) * jnp.nan
 
 
-def test_known_optimum_bounds_the_loss(landscape_name):
-    landscape = build(landscape_name)
-    if landscape.f_opt is None:
-        pytest.skip("no known optimum")
-    values = jax.vmap(landscape.loss)(starts(landscape, 64))
-    assert np.all(np.asarray(values) >= float(landscape.f_opt) - 1e-5)
-    if landscape.x_opt is not None:
-        np.testing.assert_allclose(landscape.loss(landscape.x_opt), landscape.f_opt, atol=1e-5)
+def _double(data, x):
+    return 2.0 * x
 
 
-@pytest.fixture(params=OPTIMIZERS)
-def optimizer_name(request):
-    return request.param
+def _landscape(**overrides):
+    def build(params, *, key):
+        fields = dict(data={"shift": jax.random.normal(key, (3,))}, init_fn=_init, loss_fn=_loss,
+                      f_opt=0.0, tags=("convex",))
+        return suite.Landscape(**(fields | overrides))
+    return LandscapeSpec("broken", build, (), doc="A landscape broken on purpose.")
 
 
-def _hparams(spec):
-    return spec.defaults | spec.test_config
+def _status(results):
+    return {r.check: (r.status, r.detail) for r in results}
 
 
-def _quadratic(x):
-    return 0.5 * jnp.sum(jnp.array([1.0, 4.0, 9.0]) * x * x)
+@pytest.mark.parametrize("overrides, check, reason", [
+    ({"loss_fn": _nan_loss}, "loss is a finite scalar at sampled starts", "loss is nan at start 0"),
+    ({"loss_fn": _nan_loss}, "gradient is finite at sampled starts", "gradient leaf 0 is not finite"),
+    ({"project_fn": _double}, "projection is idempotent", "differs by up to"),
+    ({"f_opt": 1e6}, "f* ≤ loss at sampled points", "below f* = 1e+06"),
+    ({"x_opt": jnp.ones(3)}, "loss(x*) = f*", "but f* = 0"),
+    ({"tags": ("wobbly",)}, "builds a suite.Landscape", "unknown tags ['wobbly']"),
+    ({"init_fn": lambda data, key: jnp.zeros(3, jnp.int32)}, "init is deterministic under a fixed key",
+     "parameters must be floats"),
+])
+def test_the_battery_names_what_is_broken_and_why(overrides, check, reason):
+    results = _status(check_landscape(_landscape(**overrides), {}))
+    status, detail = results[check]
+    assert status == "failed" and reason in detail, (status, detail)
+    # One breakage fails its own check; the other checks still run and report.
+    assert results["parameters are documented and defaults valid"][0] == "passed"
+    assert results["instance is deterministic under a fixed key"][0] == "passed"
 
 
-def test_optimizer_declares_valid_defaults_and_sweep(optimizer_name):
-    spec = _REGISTRY.optimizers[optimizer_name]
-    assert spec.doc
-    names = [p.name for p in spec.params]
-    for param in spec.params:
-        assert param.doc
-        param.check(param.default, "test")
-    for name, values in spec.sweep.items():
-        assert len(values) >= 1
-        for value in values:
-            spec.params[names.index(name)].check(value, "test")
-    assert isinstance(spec.factory(**_hparams(spec)), optax.GradientTransformation)
+def test_a_closure_per_instance_is_caught_as_a_recompile():
+    def build(params, *, key):
+        shift = jax.random.normal(key, (3,))
+        return suite.Landscape(data={}, init_fn=_init, loss_fn=lambda d, x, k: jnp.sum((x - shift) ** 2))
+    results = _status(check_landscape(LandscapeSpec("closure", build, (), doc="Closes over its data."), {}))
+    assert results["instances from different keys share one compiled program"][0] == "failed"
 
 
-def _run(tx, steps=5):
-    x = jnp.array([1.0, -2.0, 0.5])
-    state = tx.init(x)
-    for _ in range(steps):
-        value, grad = jax.value_and_grad(_quadratic)(x)
-        updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=_quadratic)
-        x = optax.apply_updates(x, updates)
-    return x
+def test_a_landscape_that_does_not_build_skips_what_needs_it():
+    def build(params, *, key):
+        raise RuntimeError("no data file")
+    results = _status(check_landscape(LandscapeSpec("nobuild", build, (), doc="Never builds."), {}))
+    assert results["builds a suite.Landscape"] == ("failed", "RuntimeError: no data file")
+    assert results["loss is a finite scalar at sampled starts"][0] == "skipped"
 
 
-def test_traced_hyperparameters_give_the_same_updates(optimizer_name):
-    # The runner calls the factory with float hyperparameters as traced arrays.
-    spec = _REGISTRY.optimizers[optimizer_name]
-    hparams = _hparams(spec)
-    traced = {p.name for p in spec.params if p.traced}
-    plain = _run(spec.transformation(**hparams))
-
-    @jax.jit
-    def with_arrays(floats):
-        return _run(spec.transformation(**(hparams | floats)))
-
-    arrays = with_arrays({k: jnp.float32(v) for k, v in hparams.items() if k in traced})
-    assert_trees_close(arrays, plain, rtol=1e-5, atol=1e-7)
+def test_an_optimizer_that_branches_on_a_traced_hyperparameter_fails():
+    def factory(learning_rate):
+        return optax.sgd(learning_rate if learning_rate < 1 else 1.0)  # Python `if` on an array
+    spec = OptimizerSpec("branchy", factory, (suite.Param("learning_rate", float, 0.1, "step size"),),
+                         doc="Branches in Python.")
+    results = _status(check_optimizer(spec))
+    assert results["traced hyperparameters give the same updates"][0] == "failed"
+    assert "TracerBoolConversionError" in results["traced hyperparameters give the same updates"][1]
+    assert results["factory builds an optax.GradientTransformation"][0] == "passed"
 
 
-def test_optimizer_works_under_inject_hyperparams(optimizer_name):
-    spec = _REGISTRY.optimizers[optimizer_name]
-    hparams = _hparams(spec)
-    static = tuple(p.name for p in spec.params if not p.traced)
-    injected = optax.inject_hyperparams(spec.factory, static_args=static)(**hparams)
-    assert_trees_close(_run(optax.with_extra_args_support(injected)),
-                       _run(spec.transformation(**hparams)), rtol=1e-5, atol=1e-7)
-
-
-def test_optimizer_decreases_a_convex_quadratic(optimizer_name):
-    spec = _REGISTRY.optimizers[optimizer_name]
-    settings = [_hparams(spec) | {k: v} for k, vs in spec.sweep.items() for v in vs] or [_hparams(spec)]
-    start = float(_quadratic(jnp.array([1.0, -2.0, 0.5])))
-    best = min(float(_quadratic(_run(spec.transformation(**h), steps=50))) for h in settings)
-    assert best < 0.5 * start
+def test_an_optimizer_that_climbs_fails_the_descent_check():
+    spec = OptimizerSpec("climb", lambda learning_rate: optax.sgd(-learning_rate),
+                         (suite.Param("learning_rate", float, 0.1, "step size"),), doc="Ascends.")
+    status, detail = _status(check_optimizer(spec))["some default-sweep setting halves a convex quadratic in 50 steps"]
+    assert status == "failed" and "best loss" in detail

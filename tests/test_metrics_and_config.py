@@ -37,10 +37,10 @@ def test_leaderboard_applies_the_stated_rule():
 
 
 def test_component_flags_parse_sweeps():
-    assert cfg.parse_component("adam:learning_rate=1e-3,1e-2:b1=0.9", "optimizer") == (
+    assert cfg.parse_component("adam:learning_rate=1e-3,1e-2:b1=0.9", "--optimizer") == (
         "adam", {"learning_rate": ["1e-3", "1e-2"], "b1": ["0.9"]})
     with pytest.raises(UsageError, match="expected NAME"):
-        cfg.parse_component(":dim=3", "landscape")
+        cfg.parse_component(":dim=3", "--landscape")
 
 
 def test_resolved_config_round_trips_through_toml(registry):

@@ -167,3 +167,39 @@ def test_memory_budget_splits_restarts_into_batches(registry, monkeypatch):
     _, _, _, result = _group(config, registry)
     assert result.batch < 50
     assert result.summary["loss"].shape == (2, 50)
+
+
+def test_a_stochastic_landscape_is_scored_on_its_exact_loss(registry, tmp_path):
+    # With one-sample mini-batches the batch loss often falls below the full-data
+    # minimum f*; recorded losses never may, because the runner scores the exact loss.
+    config = small_config(
+        landscapes=[cfg.Component("logistic", {"dim": [3], "samples": [32], "batch": [1]})],
+        optimizers=[cfg.Component("sgd", {"learning_rate": [0.3]})], restarts=8, steps=200)
+    _, tables = _run(config, registry, tmp_path / "run")
+    f_opt = float(tables["cells"]["f_opt"].iloc[0])
+    landscape = runner.build_instance(cfg.resolve(config, registry)[0][0], config.seed)
+    assert landscape.stochastic and f_opt == float(landscape.f_opt) > 0
+    assert (tables["restarts"]["best_loss"] >= f_opt - 1e-6).all()
+    batch_losses = jax.vmap(lambda k: landscape.loss(landscape.x_opt, k))(
+        jax.random.split(jax.random.key(0), 64))
+    assert float(np.min(batch_losses)) < f_opt  # what the optimizer sees can go below f*
+
+
+def test_instances_are_distinct_draws_that_share_one_program_and_keep_instance_zero(registry, tmp_path):
+    base = dict(landscapes=[cfg.Component("logistic", {"dim": [3], "samples": [32]})],
+                optimizers=[cfg.Component("adam", {"learning_rate": [0.1]})], restarts=4, steps=20)
+    cache = runner.ProgramCache()
+    _, one = _run(small_config(**base), registry, tmp_path / "one", cache)
+    compiled = cache.compilations
+    _, three = _run(small_config(instances=3, **base), registry, tmp_path / "three", cache)
+    assert cache.compilations == compiled  # instances are data: no new program
+    cells = three["cells"].sort_values("instance")
+    assert list(cells["instance"]) == [0, 1, 2]
+    assert cells["f_opt"].nunique() == 3  # three different data sets
+    # Instance 0 is the same cell as in a one-instance run: growing `instances` reuses it.
+    first = cells.iloc[0]
+    assert first["cell_id"] == one["cells"]["cell_id"].iloc[0]
+    assert first["f_opt"] == one["cells"]["f_opt"].iloc[0]
+    pd.testing.assert_series_equal(
+        three["restarts"].query("instance == 0")["final_loss"].reset_index(drop=True),
+        one["restarts"]["final_loss"].reset_index(drop=True))

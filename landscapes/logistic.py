@@ -1,0 +1,123 @@
+"""A single sigmoid neuron with cross-entropy: logistic regression, the convex easy case.
+
+f(w, b) = (1/n) Σ_i [log(1 + e^{z_i}) − y_i z_i],  z_i = w·x_i + b,
+
+on n samples x_i ~ N(0, I_d) labelled by a planted unit w*: y = 1[w*·x > 0]
+(linearly separable: the infimum 0 is approached as |w| → ∞ and never
+attained) or y ~ Bernoulli(σ(w*·x)) (not separable: a unique minimiser,
+found by Newton's method when the instance is built). With ``batch`` > 0 the
+optimizer sees mini-batch gradients; the runner still records the exact loss.
+
+References:
+  Cox, "The regression analysis of binary sequences", J. R. Stat. Soc. B 20, 1958.
+  Bishop, "Pattern Recognition and Machine Learning", 2006, §4.3.2 (weights
+  grow without bound on separable data) and §4.3.3 (Newton's method, IRLS).
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import suite
+from suite import Param
+from suite.minibatch import is_stochastic, take
+
+PARAMS = (
+    Param("dim", int, 10, "input dimension d", low=1),
+    Param("samples", int, 256, "number of training samples n", low=1),
+    Param("separable", bool, False, "labels from a hard threshold (separable) or Bernoulli(σ(w*·x))"),
+    Param("batch", int, 0, "samples per mini-batch gradient; 0 or ≥ samples: full batch", low=0),
+)
+
+# A loss this small means the data are separable (the infimum 0 is not attained).
+SEPARABLE_LOSS = 1e-9
+TEACHER_NORM = 3.0  # |w*|: labels are mostly, not always, predictable (about 10% noise)
+
+
+def cross_entropy(w: jax.Array, b: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean logistic loss, written with softplus so large |z| neither overflows nor cancels."""
+    z = x @ w + b
+    return jnp.mean(jax.nn.softplus(z) - y * z)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loss:
+    batch: int  # static: it shapes the program
+
+    def __call__(self, data, params, key):
+        x, y = take(key, self.batch, data["x"], data["y"])
+        return cross_entropy(params["w"], params["b"], x, y)
+
+
+def _init(data, key):
+    dim = data["x"].shape[1]
+    return {"w": jax.random.normal(key, (dim,)), "b": jnp.zeros(())}
+
+
+def newton_minimum(x: np.ndarray, y: np.ndarray, iterations: int = 100):
+    """Minimiser and minimum of the logistic loss by damped Newton in float64.
+
+    Returns ``(theta, value)`` with theta = (w, b), or ``None`` when Newton
+    does not converge: the data are separable and the loss keeps decreasing
+    towards its infimum 0 as |theta| grows.
+    """
+    a = np.hstack([x, np.ones((x.shape[0], 1))])
+    theta = np.zeros(a.shape[1])
+
+    def value(t):
+        z = a @ t
+        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+    for _ in range(iterations):
+        z = a @ theta
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = a.T @ (p - y) / len(y)
+        if np.linalg.norm(grad) < 1e-12:
+            return theta, value(theta)
+        hess = (a * (p * (1 - p))[:, None]).T @ a / len(y)
+        step = np.linalg.lstsq(hess + 1e-12 * np.eye(len(theta)), grad, rcond=None)[0]
+        current, scale = value(theta), 1.0
+        while value(theta - scale * step) > current and scale > 1e-8:
+            scale /= 2  # backtracking keeps Newton monotone far from the optimum
+        theta = theta - scale * step
+    return None
+
+
+def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+    """Logistic regression on planted data (Cox 1958); convex, f* exact."""
+    key_x, key_w, key_y = jax.random.split(key, 3)
+    dim, samples, batch = params["dim"], params["samples"], params["batch"]
+    x = jax.random.normal(key_x, (samples, dim))
+    w_star = jax.random.normal(key_w, (dim,))
+    teacher = TEACHER_NORM * w_star / jnp.linalg.norm(w_star)
+    z = x @ teacher
+    if params["separable"]:
+        y = (z > 0).astype(jnp.float32)
+    else:
+        y = jax.random.bernoulli(key_y, jax.nn.sigmoid(z)).astype(jnp.float32)
+    data = {"x": x, "y": y, "teacher": teacher}
+    solved = None
+    if not params["separable"]:
+        solved = newton_minimum(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    if solved is None or solved[1] < SEPARABLE_LOSS:  # separable, by design or by chance
+        f_opt, x_opt = 0.0, None
+    else:
+        theta, f_opt = solved
+        x_opt = {"w": jnp.asarray(theta[:-1], jnp.float32), "b": jnp.asarray(theta[-1], jnp.float32)}
+    stochastic = is_stochastic(batch, samples)
+    return suite.Landscape(
+        data=data,
+        init_fn=_init,
+        loss_fn=_Loss(batch if stochastic else 0),
+        f_opt=f_opt,
+        x_opt=x_opt,
+        tags=("convex", "stochastic") if stochastic else ("convex",),
+        stochastic=stochastic,
+    )
+
+
+@suite.hookimpl
+def register_landscapes(register):
+    register("logistic", build, params=PARAMS, test_config={"dim": 3, "samples": 64, "batch": 16})
