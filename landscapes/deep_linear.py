@@ -87,13 +87,13 @@ class _Init:
 
     def __call__(self, data, key):
         width = data["x"].shape[0]
+        if self.kind == "balanced":
+            return balanced_layers(data["scale"], data["u"], data["v"], key, self.depth)
         keys = jax.random.split(key, self.depth)
         if self.kind == "small":
             std = data["scale"] / jnp.sqrt(width)
             return [std * jax.random.normal(k, (width, width)) for k in keys]
-        if self.kind == "orthogonal":
-            return [jax.random.orthogonal(k, width) for k in keys]
-        return balanced_layers(data["scale"], data["u"], data["v"], key, self.depth)
+        return [jax.random.orthogonal(k, width) for k in keys]  # "orthogonal"
 
 
 def build(params: dict, *, key: jax.Array) -> suite.Landscape:

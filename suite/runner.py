@@ -6,11 +6,11 @@ hyperparameters are a leading array axis. Restarts are split into batches that
 fit the device memory, and steps into chunks so that progress moves and a
 batch stops as soon as every restart in it has finished.
 
-Randomness. Every draw derives from the run seed by ``fold_in``: the landscape
-instance from (seed, stream 0, landscape), the start of restart i from (seed,
-stream 1, landscape, i), its noise at step t from (seed, stream 2, landscape,
-i, t). So restart i starts from the same point for every optimizer and
-setting, and nothing depends on batch or chunk sizes.
+Randomness. Every draw derives from the run seed by ``fold_in``: landscape
+instance j from (seed, stream 0, setting, j), the start of restart i from
+(seed, stream 1, setting, j, i), its noise at step t from (seed, stream 2,
+setting, j, i, t). So restart i starts from the same point for every optimizer
+and setting, and nothing depends on batch or chunk sizes.
 """
 
 from __future__ import annotations
