@@ -1,4 +1,4 @@
-"""Gradient descent, heavy ball and Nesterov momentum.
+"""Gradient descent, heavy ball, Nesterov momentum and sign descent.
 
 References:
   Polyak, "Some methods of speeding up the convergence of iteration methods", 1964.
@@ -6,18 +6,18 @@ References:
   convergence rate O(1/k²)", 1983.
   Sutskever, Martens, Dahl, Hinton, "On the importance of initialization and
   momentum in deep learning", ICML 2013 (the form optax implements).
+  Bernstein, Wang, Azizzadenesheli, Anandkumar, "signSGD: compressed
+  optimisation for non-convex problems", ICML 2018.
 """
 
 import optax
 
 import suite
 from suite import Param
+from suite.plugins.grids import GRADIENT_SCALED, SCALE_FREE, learning_rate
 
-LEARNING_RATE = Param("learning_rate", float, 1e-2, "step size", low=0.0)
+LEARNING_RATE = learning_rate(1e-2)
 MOMENTUM = Param("momentum", float, 0.9, "decay of the velocity (β)", low=0.0, high=1.0)
-# Half-decade grid: wide enough that every optimizer's best setting is inside it
-# on the built-in landscapes, the same grid for all so none is tuned by hand.
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 
 
 def sgd(learning_rate):
@@ -35,9 +35,16 @@ def nesterov(learning_rate, momentum):
     return optax.sgd(learning_rate, momentum=momentum, nesterov=True)
 
 
+def sign_descent(learning_rate):
+    """Sign descent (signSGD, Bernstein et al. 2018): x ← x − η sign(∇f(x)), blind to gradient scale."""
+    return optax.chain(optax.scale_by_sign(), optax.scale_by_learning_rate(learning_rate))
+
+
 @suite.hookimpl
 def register_optimizers(register):
-    sweep = {"learning_rate": LEARNING_RATES}
+    sweep = {"learning_rate": GRADIENT_SCALED}
     register("sgd", sgd, params=[LEARNING_RATE], sweep=sweep)
     register("momentum", momentum, params=[LEARNING_RATE, MOMENTUM], sweep=sweep)
     register("nesterov", nesterov, params=[LEARNING_RATE, MOMENTUM], sweep=sweep)
+    register("sign_descent", sign_descent, params=[learning_rate(1e-3)],
+             sweep={"learning_rate": SCALE_FREE})

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="suite", description="Benchmark optimizers on synthetic loss landscapes.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    lst = sub.add_parser("list", help="list landscapes and optimizers with their parameters")
+    lst = sub.add_parser("list", help="list landscapes, optimizers and wrappers with their parameters")
     lst.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                      help="load a single-file plugin (repeatable)")
 
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(all of them when no NAME is given) and print each check with the reason "
                     "it failed. Parameters default to the plugin's test_config; NAME:k=v sets "
                     "them, and a comma-separated value checks each value.")
-    check.add_argument("names", nargs="*", metavar="NAME[:k=v...]", help="landscape or optimizer")
+    check.add_argument("names", nargs="*", metavar="NAME[:k=v...]", help="landscape, optimizer or wrapper")
     check.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                        help="load a single-file plugin (repeatable)")
 
@@ -50,8 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config", nargs="?", help="TOML config file")
     run.add_argument("--landscape", action="append", default=[], metavar="NAME[:k=v...]",
                      help="landscape with parameters, e.g. bowl:dim=10:condition=10,1000 (repeatable)")
-    run.add_argument("--optimizer", action="append", default=[], metavar="NAME[:k=v...]",
-                     help="optimizer with hyperparameters, e.g. adam:learning_rate=1e-3,1e-2 (repeatable)")
+    run.add_argument("--optimizer", action="append", default=[], metavar="NAME[:k=v...][+WRAPPER[:k=v...]]",
+                     help="optimizer with hyperparameters and wrappers, e.g. adam:learning_rate=1e-3,1e-2 "
+                          "or adam+stale:tau=8 (repeatable)")
+    run.add_argument("--wrap", action="append", default=[], metavar="WRAPPER[:k=v...]",
+                     help="wrap every optimizer, outside its own wrappers, e.g. noise:eta=0.3 (repeatable)")
     run.add_argument("--restarts", type=_int("--restarts"), help="random restarts per cell")
     run.add_argument("--instances", type=_int("--instances"),
                      help="random instances of each landscape setting (default 1)")
@@ -101,7 +104,8 @@ def _list(args) -> int:
 
     registry = load_registry(local_files=args.plugin)
     console = Console()
-    for kind, specs in (("Landscapes", registry.landscapes), ("Optimizers", registry.optimizers)):
+    for kind, specs in (("Landscapes", registry.landscapes), ("Optimizers", registry.optimizers),
+                        ("Wrappers (chain onto any optimizer: adam+stale:tau=8)", registry.wrappers)):
         console.print(f"[bold underline]{kind}[/bold underline]")
         for name in sorted(specs):
             spec = specs[name]
@@ -127,20 +131,20 @@ def _check(args) -> int:
     from rich.console import Console
 
     from suite import config as cfg
-    from suite.conformance import check_landscape, check_optimizer
+    from suite.conformance import check_landscape, check_optimizer, check_wrapper
     from suite.errors import choices
     from suite.registry import load_registry
 
     registry = load_registry(local_files=args.plugin)
+    tables = (("landscape", registry.landscapes), ("optimizer", registry.optimizers),
+              ("wrapper", registry.wrappers))
     targets = []  # (kind, spec, values)
-    for text in args.names or sorted(registry.landscapes) + sorted(registry.optimizers):
+    for text in args.names or [n for _, table in tables for n in sorted(table)]:
         name, raw = cfg.parse_component(text, "suite check")
-        specs = [(kind, found[name]) for kind, found in (("landscape", registry.landscapes),
-                                                          ("optimizer", registry.optimizers))
-                 if name in found]
+        specs = [(kind, found[name]) for kind, found in tables if name in found]
         if not specs:
-            raise UsageError(f"unknown landscape or optimizer {name!r}; choose from: "
-                             f"{choices(list(registry.landscapes) + list(registry.optimizers))}")
+            raise UsageError(f"unknown landscape, optimizer or wrapper {name!r}; choose from: "
+                             f"{choices([n for _, table in tables for n in table])}")
         for kind, spec in specs:
             base = {k: (v,) for k, v in spec.test_config.items()}
             for values in cfg.expand(spec.params, raw, f"{kind} {name!r}", base):
@@ -153,7 +157,7 @@ def _check(args) -> int:
     for kind, spec, values in targets:
         console.print(f"[bold]{kind} {spec.name}[/bold] [dim]({spec.plugin})[/dim] "
                       f"{cfg.label(spec.name, values)}", highlight=False)
-        run = check_landscape if kind == "landscape" else check_optimizer
+        run = {"landscape": check_landscape, "optimizer": check_optimizer, "wrapper": check_wrapper}[kind]
         for result in run(spec, values):
             totals[result.status] += 1
             detail = f": {result.detail}" if result.detail else ""
@@ -178,6 +182,7 @@ def _build_config(args):
     if args.resume:
         clashing = [flag for flag, value in (
             ("CONFIG", args.config), ("--landscape", args.landscape), ("--optimizer", args.optimizer),
+            ("--wrap", args.wrap),
             ("--restarts", args.restarts), ("--instances", args.instances),
             ("--steps", args.steps), ("--seed", args.seed),
             ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk)) if value]
@@ -198,8 +203,9 @@ def _build_config(args):
         config.landscapes = [cfg.Component(n, v) for n, v in
                              (cfg.parse_component(t, "--landscape") for t in args.landscape)]
     if args.optimizer:
-        config.optimizers = [cfg.Component(n, v) for n, v in
-                             (cfg.parse_component(t, "--optimizer") for t in args.optimizer)]
+        config.optimizers = [cfg.parse_optimizer(t, "--optimizer") for t in args.optimizer]
+    if args.wrap:
+        config.wrappers = [cfg.Component(*cfg.parse_component(t, "--wrap")) for t in args.wrap]
     for name in ("restarts", "instances", "steps", "seed", "batch", "chunk"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
@@ -293,8 +299,10 @@ def _print_leaderboard(cells, config) -> None:
     name = target_label(config.targets[-1])
     board = leaderboard(cells, f"success_{name}", f"ert_{name}")
     console = Console()
-    console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ {name}; {SELECTION_RULE}.",
-                  highlight=False)
+    if not console.is_terminal:  # a file or a pipe has no width: keep the table whole
+        console = Console(width=160)
+    console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ {name}; {SELECTION_RULE}. "
+                  f"Every setting is kept in cells.parquet.", highlight=False)
     for landscape, rows in board.groupby("landscape_label", sort=False):
         title = landscape
         if rows["f_opt_kind"].iloc[0] == "reference":
@@ -304,30 +312,39 @@ def _print_leaderboard(cells, config) -> None:
                       box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "optimizer", "setting", "success", "ERT", "median f", "best f",
                        "div.", "µs/step"):
-            table.add_column(column, justify="left" if column in ("optimizer", "setting") else "right")
+            # Names are never cut: a narrow terminal folds the other columns instead.
+            name = column == "optimizer"
+            table.add_column(column, justify="left" if column in ("optimizer", "setting") else "right",
+                             min_width=int(rows["entry"].str.len().max()) if name else None,
+                             no_wrap=name, overflow="fold")
         for _, row in rows.iterrows():
             ert_value = row[f"ert_{name}"]
             table.add_row(
-                str(row["rank"]), row["optimizer"], _swept(cells, row),
+                str(row["rank"]), row["entry"], _swept(cells, row),
                 f"{row[f'success_{name}']:.0%}",
                 "∞" if math.isinf(ert_value) else f"{ert_value:.0f}",
                 f"{row['median_final_loss']:.2g}", f"{row['best_loss']:.2g}",
                 f"{row['divergence_rate']:.0%}", f"{row['seconds_per_step'] * 1e6:.1f}",
             )
         console.print(table, highlight=False)
-    programs = cells[cells["status"] == "ok"].drop_duplicates(["landscape_label", "optimizer"])
+    if board["at_edge"].astype(bool).any():
+        console.print("* the best value is at the edge of the sweep: the optimum may lie outside it",
+                      highlight=False)
+    programs = cells[cells["status"] == "ok"].drop_duplicates("program")
     total_compile, total_run = programs["compile_seconds"].sum(), programs["run_seconds"].sum()
     console.print(f"compile {total_compile:.1f} s, run {total_run:.1f} s "
                   f"(ERT in steps; µs/step is one cell's share of its program)", highlight=False)
 
 
 def _swept(cells, row) -> str:
-    """The hyperparameters that vary across the optimizer's settings, with this row's values."""
-    same = cells[(cells["optimizer"] == row["optimizer"]) & (cells["status"] == "ok")]
+    """The hyperparameters that vary across the entry's settings, with this row's values."""
+    same = cells[(cells["entry"] == row["entry"]) & (cells["status"] == "ok")]
     columns = [c for c in same.columns if c.startswith("p_opt_") and same[c].nunique() > 1]
     short = {"learning_rate": "lr"}  # the one name every table shows; keep it narrow
-    return " ".join(f"{short.get(c[6:], c[6:])}={row[c]:g}" if isinstance(row[c], float)
-                    else f"{short.get(c[6:], c[6:])}={row[c]}" for c in columns)
+    edge = set(row["at_edge"].split(",")) if row["at_edge"] else set()
+    return " ".join((f"{short.get(c[6:], c[6:])}={row[c]:g}" if isinstance(row[c], float)
+                     else f"{short.get(c[6:], c[6:])}={row[c]}") + ("*" if c[6:] in edge else "")
+                    for c in columns)
 
 
 class _RichProgress:

@@ -15,6 +15,13 @@ registry and expands the grid::
 
     [[optimizer]]
     name = "adam"                  # unset learning_rate: the default sweep
+
+    [[optimizer.wrap]]             # adam under staleness: wrappers chain onto
+    name = "stale"                 # the optimizer above them, in order
+    tau = 8
+
+On the command line the same optimizer is ``adam+stale:tau=8``; ``--wrap``
+(or top-level ``[[wrap]]`` tables) wraps every optimizer of the run.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,7 +40,7 @@ import tomli_w
 from suite.errors import UsageError
 from suite.params import Param, lookup
 from suite.registry import Registry
-from suite.specs import LandscapeSpec, OptimizerSpec
+from suite.specs import LandscapeSpec, OptimizerSpec, WrapperSpec
 
 # Precision targets Δf = f − f*: 10^k for k = 2, 1.8, ..., −8 (51 levels), as
 # COCO's bbob testbed (Hansen et al., "COCO: a platform for comparing
@@ -50,14 +58,21 @@ RUN_KEYS = {
     "batch": "most restarts per compiled batch; 0: sized to device memory",
     "plugins": "single-file plugins to load",
 }
+# A wrapper starts where "+" is followed by a name: "1e+3" stays one number.
+_WRAP_SPLIT = re.compile(r"\+(?=[A-Za-z_])")
 
 
 @dataclasses.dataclass
 class Component:
-    """One ``--landscape`` or ``--optimizer`` entry: a name and swept values."""
+    """One ``--landscape``, ``--optimizer`` or wrapper entry: a name and swept values.
+
+    ``wrappers`` (optimizers only) chain onto it in order: each wraps
+    everything before it.
+    """
 
     name: str
     values: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    wrappers: list[Component] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -75,6 +90,7 @@ class RunConfig:
     chunk: int = 0
     batch: int = 0
     plugins: list[str] = dataclasses.field(default_factory=list)
+    wrappers: list[Component] = dataclasses.field(default_factory=list)  # around every optimizer
 
     def check(self) -> None:
         """Checks the sizes; names and parameters are checked by :func:`resolve`."""
@@ -112,6 +128,33 @@ def parse_component(text: str, where: str) -> tuple[str, dict[str, list[str]]]:
     return name, values
 
 
+def parse_optimizer(text: str, where: str = "--optimizer") -> Component:
+    """Parses ``NAME[:k=v...][+WRAPPER[:k=v...]...]``, e.g. ``adam:learning_rate=1e-3+stale:tau=8``."""
+    head, *wraps = _WRAP_SPLIT.split(text)
+    if any(not w for w in wraps) or text.endswith("+"):
+        raise UsageError(f"{where} {text!r}: expected NAME[:k=v...][+WRAPPER[:k=v...]...]")
+    component = Component(*parse_component(head, where))
+    component.wrappers = [Component(*parse_component(w, where)) for w in wraps]
+    return component
+
+
+def _tables(value, what: str, source: str) -> list[Component]:
+    """``[[landscape]]``-style array of tables as components (optimizers keep their ``wrap``)."""
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise UsageError(f"{what} in {source} must be an array of tables ([[{what}]])")
+    components = []
+    for table in value:
+        table = dict(table)
+        name = table.pop("name", None)
+        if not isinstance(name, str):
+            raise UsageError(f"every [[{what}]] in {source} needs name = \"...\"")
+        wrappers = _tables(table.pop("wrap"), f"{what}.wrap", source) if (
+            what == "optimizer" and "wrap" in table) else []
+        components.append(Component(name, {k: v if isinstance(v, list) else [v] for k, v in table.items()},
+                                    wrappers))
+    return components
+
+
 def load_toml(path: str | Path) -> dict:
     """Reads a TOML config file with one-line errors."""
     path = Path(path)
@@ -126,7 +169,7 @@ def load_toml(path: str | Path) -> dict:
 
 def from_toml(data: dict, source: str = "config") -> RunConfig:
     """Builds a :class:`RunConfig` from parsed TOML."""
-    allowed = set(RUN_KEYS) | {"landscape", "optimizer"}
+    allowed = set(RUN_KEYS) | {"landscape", "optimizer", "wrap"}
     for key in data:
         if key not in allowed:
             raise UsageError(
@@ -139,32 +182,26 @@ def from_toml(data: dict, source: str = "config") -> RunConfig:
         isinstance(fields["plugins"], list) and all(isinstance(p, str) for p in fields["plugins"])
     ):
         raise UsageError(f"plugins in {source} must be a list of file paths")
-    components = {}
-    for kind in ("landscape", "optimizer"):
-        tables = data.get(kind, [])
-        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-            raise UsageError(f"{kind} in {source} must be an array of tables ([[{kind}]])")
-        components[kind] = []
-        for table in tables:
-            table = dict(table)
-            name = table.pop("name", None)
-            if not isinstance(name, str):
-                raise UsageError(f"every [[{kind}]] in {source} needs name = \"...\"")
-            components[kind].append(
-                Component(name, {k: v if isinstance(v, list) else [v] for k, v in table.items()})
-            )
-    return RunConfig(landscapes=components["landscape"], optimizers=components["optimizer"], **fields)
+    components = {kind: _tables(data.get(kind, []), kind, source) for kind in ("landscape", "optimizer", "wrap")}
+    return RunConfig(landscapes=components["landscape"], optimizers=components["optimizer"],
+                     wrappers=components["wrap"], **fields)
 
 
 def to_toml(config: RunConfig) -> str:
     """The config as TOML text; :func:`from_toml` reads it back unchanged."""
     data = {k: getattr(config, k) for k in RUN_KEYS}
     data["targets"] = list(config.targets)
-    for kind, components in (("landscape", config.landscapes), ("optimizer", config.optimizers)):
-        data[kind] = [
-            {"name": c.name, **{k: v[0] if len(v) == 1 else list(v) for k, v in c.values.items()}}
-            for c in components
-        ]
+
+    def table(c: Component) -> dict:
+        out = {"name": c.name, **{k: v[0] if len(v) == 1 else list(v) for k, v in c.values.items()}}
+        if c.wrappers:
+            out["wrap"] = [table(w) for w in c.wrappers]
+        return out
+
+    for kind, components in (("landscape", config.landscapes), ("optimizer", config.optimizers),
+                             ("wrap", config.wrappers)):
+        if components or kind != "wrap":
+            data[kind] = [table(c) for c in components]
     return tomli_w.dumps(data)
 
 
@@ -200,10 +237,10 @@ class LandscapeCell:
 
 
 @dataclasses.dataclass(frozen=True)
-class OptimizerSetting:
-    """One optimizer with every hyperparameter set."""
+class WrapperSetting:
+    """One wrapper with every parameter set."""
 
-    spec: OptimizerSpec
+    spec: WrapperSpec
     values: dict
 
     @property
@@ -213,7 +250,54 @@ class OptimizerSetting:
     @property
     def static(self) -> tuple:
         """The values that shape the compiled program (non-float ones)."""
-        return tuple((p.name, self.values[p.name]) for p in self.spec.params if not p.traced)
+        return _static(self.spec.params, self.values)
+
+
+def _static(params, values) -> tuple:
+    return tuple((p.name, values[p.name]) for p in params if not p.traced)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSetting:
+    """One optimizer with every hyperparameter set, and the wrappers around it (inner first)."""
+
+    spec: OptimizerSpec
+    values: dict
+    wrappers: tuple[WrapperSetting, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``adam(b1=0.9, ...)+stale(tau=8)``: names the setting, and its cell."""
+        return "+".join([label(self.spec.name, self.values), *(w.label for w in self.wrappers)])
+
+    @property
+    def entry(self) -> str:
+        """What the leaderboard ranks: ``adam+stale(tau=8)``, at its best hyperparameters.
+
+        Wrapper values belong to the entry: they set the condition studied
+        (a delay, a noise level), which the selection never tunes away. Values
+        equal to the wrapper's defaults are left out of the name (the
+        ``p_wrap_*`` columns hold them all).
+        """
+        def short(w: WrapperSetting) -> str:
+            changed = {k: v for k, v in w.values.items() if v != w.spec.defaults.get(k)}
+            return label(w.spec.name, changed) if changed else w.spec.name
+
+        return "+".join([self.spec.name, *(short(w) for w in self.wrappers)])
+
+    @property
+    def static(self) -> tuple:
+        """The values that shape the compiled program (non-float ones), wrappers' included."""
+        return _static(self.spec.params, self.values) + tuple(
+            (w.spec.name, w.static) for w in self.wrappers)
+
+    @property
+    def traced(self) -> dict:
+        """The float values, the compiled program's inputs; wrapper ones as ``wrapper.name``."""
+        out = {p.name: self.values[p.name] for p in self.spec.params if p.traced}
+        for w in self.wrappers:
+            out |= {f"{w.spec.name}.{p.name}": w.values[p.name] for p in w.spec.params if p.traced}
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,9 +340,25 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeCell],
     for comp in config.optimizers:
         spec = registry.optimizer(comp.name)
         owner = f"optimizer {comp.name!r}"
-        optimizers += [OptimizerSetting(spec, v)
-                       for v in expand(spec.params, comp.values, owner, spec.sweep)]
+        chains = _wrapper_chains([*comp.wrappers, *config.wrappers], registry, comp.name)
+        optimizers += [OptimizerSetting(spec, v, chain) for v in expand(spec.params, comp.values, owner, spec.sweep)
+                       for chain in chains]
     return _unique(landscapes), _unique(optimizers)
+
+
+def _wrapper_chains(components: list[Component], registry: Registry, optimizer: str) -> list[tuple]:
+    """Every combination of the wrappers' swept values, as chains of settings (inner first)."""
+    names = [c.name for c in components]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UsageError(f"wrapper {repeated[0]!r} is given twice for optimizer {optimizer!r}; "
+                         f"give it once, with a list of values to sweep")
+    options = []
+    for comp in components:
+        spec = registry.wrapper(comp.name)
+        owner = f"wrapper {comp.name!r}"
+        options.append([WrapperSetting(spec, v) for v in expand(spec.params, comp.values, owner, {})])
+    return list(itertools.product(*options))
 
 
 def _unique(items):
@@ -275,12 +375,14 @@ def resolved_config(config: RunConfig, landscapes, optimizers) -> RunConfig:
     def components(items):
         # Instances of one landscape setting are one entry; `instances` recreates them.
         settings = {getattr(i, "setting_label", i.label): i for i in items}
-        return [Component(i.spec.name, {k: [v] for k, v in i.values.items()}) for i in settings.values()]
+        return [Component(i.spec.name, {k: [v] for k, v in i.values.items()},
+                          components(getattr(i, "wrappers", ()))) for i in settings.values()]
 
     return dataclasses.replace(
         config,
         landscapes=components(landscapes),
         optimizers=components(optimizers),
+        wrappers=[],  # run-wide wrappers are now part of every optimizer
         plugins=[str(Path(p).resolve()) for p in config.plugins],
     )
 

@@ -57,3 +57,27 @@ def register_optimizers(register):
                 suite.Param("learning_rate", float, 0.01, "step size", low=0)],
                 sweep={"learning_rate": [1e-3, 1e-2, 1e-1]})
     """
+
+
+@hookspec
+def register_wrappers(register):
+    """Register optimizer wrappers: training phenomena that compose with any optimizer.
+
+    :param register: call ``register(name, wrap, *, params, doc="",
+        test_config=None)`` once per wrapper. ``wrap(inner, **hparams)`` takes
+        the optimizer being wrapped (an ``optax.GradientTransformationExtraArgs``)
+        and returns a transformation; float hyperparameters reach it as traced
+        arrays. Its ``update`` receives the keyword extra arguments ``key``
+        (this restart's random key for this step: never capture a key when
+        building), ``value``, ``grad`` and ``value_fn``, and must pass them on
+        to ``inner`` (``optax.chain`` does). Users chain wrappers onto any
+        optimizer: ``--optimizer adam+stale:tau=8``.
+
+    Example::
+
+        @suite.hookimpl
+        def register_wrappers(register):
+            register("clip", lambda inner, threshold: optax.chain(
+                optax.clip_by_global_norm(threshold), inner), params=[
+                suite.Param("threshold", float, 1.0, "largest gradient norm", low=0)])
+    """

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 SELECTION_RULE = (
-    "each optimizer enters at its best setting per landscape: highest success rate "
-    "at the last target, ties broken by lower ERT, then lower median final loss"
+    "each optimizer (with its wrappers) enters at its best setting of its declared sweep per "
+    "landscape: highest success rate at the last target, ties broken by lower ERT, then lower "
+    "median final loss"
 )
 
 
@@ -50,25 +51,45 @@ def finite_or_inf(values) -> np.ndarray:
 
 
 def leaderboard(cells: pd.DataFrame, target_column: str, ert_column: str) -> pd.DataFrame:
-    """Best setting of each optimizer per landscape, ranked by :data:`SELECTION_RULE`.
+    """Best setting of each entry per landscape, ranked by :data:`SELECTION_RULE`.
+
+    An entry is an optimizer with its wrappers and their values (``adam``,
+    ``adam+stale(tau=8)``); the selection runs over the optimizer's own
+    hyperparameters only, so every entry is tuned on the same terms: over the
+    grid it declares (or the user gives), never a hand-picked range.
 
     Args:
-      cells: the per-cell table (``cells.parquet``), finished cells only.
+      cells: the per-cell table (``cells.parquet``); failed cells are ignored.
       target_column: success-rate column of the target that ranks.
       ert_column: ERT column of the same target.
 
     Returns:
-      One row per (landscape, optimizer) with ``rank`` 1 for the winner.
+      One row per (landscape, entry) with ``rank`` 1 for the winner, and
+      ``at_edge``: the swept hyperparameters (comma-separated) whose chosen
+      value is the smallest or largest tried, where the optimum may lie outside.
     """
     ok = cells[cells["status"] == "ok"].copy()
     if ok.empty:
-        return ok.assign(rank=pd.Series(dtype=int))
+        return ok.assign(rank=pd.Series(dtype=int), at_edge=pd.Series(dtype=str))
+    if "entry" not in ok:  # runs written before wrappers existed
+        ok["entry"] = ok["optimizer"]
     ok["_success"] = -ok[target_column].astype(float)
     ok["_ert"] = ok[ert_column].astype(float)
     ok["_median"] = finite_or_inf(ok["median_final_loss"])
     keys = ["_success", "_ert", "_median"]
-    best = (ok.sort_values(keys, kind="stable")
-              .groupby(["landscape_label", "optimizer"], sort=False).head(1))
+    groups = ["landscape_label", "entry"]
+    best = ok.sort_values(keys, kind="stable").groupby(groups, sort=False).head(1)
     best = best.sort_values(["landscape_label", *keys], kind="stable")
     best["rank"] = best.groupby("landscape_label").cumcount() + 1
+    best["at_edge"] = [_at_edge(ok, row, groups) for _, row in best.iterrows()]
     return best.drop(columns=keys).reset_index(drop=True)
+
+
+def _at_edge(ok: pd.DataFrame, row: pd.Series, groups: list[str]) -> str:
+    same = ok[(ok[groups] == row[groups]).all(axis=1)]
+    edge = []
+    for column in (c for c in same.columns if c.startswith("p_opt_")):
+        values = pd.to_numeric(same[column], errors="coerce").dropna()
+        if values.nunique() > 2 and row[column] in (values.min(), values.max()):
+            edge.append(column.removeprefix("p_opt_"))
+    return ",".join(edge)

@@ -7,8 +7,13 @@ chunk of steps does on the device.
 Step semantics. At step ``t`` the loss and gradient are evaluated at x_t, the
 summaries record f(x_t), and the optimizer maps x_t to x_{t+1}. On a
 stochastic landscape the optimizer gets the mini-batch loss and gradient of
-step t (key ``fold_in(restart key, t)``) while the summaries record the exact
-loss. Steps run for t = 0..T, so f is evaluated T + 1 times and T updates are
+step t while the summaries record the exact loss. The optimizer's ``update``
+receives the extra arguments ``value`` and ``grad`` (at x_t), ``value_fn``
+(the loss of step t, for line searches and Hessians) and ``key`` (this
+restart's key for step t, for wrappers that draw noise). The step key
+``fold_in(restart key, t)`` is split by ``fold_in`` into the mini-batch key
+(0) and the optimizer's key (1), so gradient noise never correlates with the
+batch drawn. Steps run for t = 0..T, so f is evaluated T + 1 times and T updates are
 applied; the final loss is f(x_T). A restart *finishes* at the first step
 whose loss reaches the last (hardest) target or is not finite; from then on
 its summaries are frozen, so they do not depend on when the host checks for
@@ -27,6 +32,7 @@ import optax
 from suite.specs import Landscape
 
 NOT_REACHED = -1  # step sentinel: target never reached / never diverged
+BATCH_KEY, OPTIMIZER_KEY = 0, 1  # fold_in tags of the two uses of a step's key
 
 
 class Summary(NamedTuple):
@@ -71,17 +77,25 @@ class Static:
     """What shapes the program besides array shapes; hashable, a compile key.
 
     Attributes:
-      factory: the optimizer factory (hyperparameters -> GradientTransformation).
-      static_hparams: sorted (name, value) pairs of non-float hyperparameters.
+        factory: the optimizer factory (hyperparameters -> GradientTransformation).
+      static_hparams: (name, value) pairs of non-float hyperparameters.
       chunk: steps per chunk (scan length).
+      wrappers: ``(name, wrap, static pairs)`` per wrapper, innermost first.
     """
 
     factory: Callable[..., optax.GradientTransformation]
     static_hparams: tuple
     chunk: int
+    wrappers: tuple = ()
 
     def transformation(self, traced: dict) -> optax.GradientTransformationExtraArgs:
-        return optax.with_extra_args_support(self.factory(**traced, **dict(self.static_hparams)))
+        """The optimizer inside its wrappers; ``traced`` holds ``name`` and ``wrapper.name`` keys."""
+        own = {k: v for k, v in traced.items() if "." not in k}
+        tx = optax.with_extra_args_support(self.factory(**own, **dict(self.static_hparams)))
+        for name, wrap, static in self.wrappers:
+            mine = {k.split(".", 1)[1]: v for k, v in traced.items() if k.startswith(name + ".")}
+            tx = optax.with_extra_args_support(wrap(tx, **mine, **dict(static)))
+        return tx
 
 
 def _finished(summary: Summary) -> jax.Array:
@@ -91,10 +105,15 @@ def _finished(summary: Summary) -> jax.Array:
 def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Array):
     s = state.summary
     evaluating = (t <= ctx.steps) & ~_finished(s)
-    key = jax.random.fold_in(state.key, t) if landscape.stochastic else None
+    step_key = jax.random.fold_in(state.key, t)
+    batch_key = jax.random.fold_in(step_key, BATCH_KEY) if landscape.stochastic else None
 
-    def loss_fn(params):
-        return landscape.loss(params, key)
+    def loss_fn(params, key=None):
+        # optax's line searches call value_fn with the update's extra arguments
+        # that it names, and reject the others: it names `key` (the optimizer's)
+        # and ignores it, since the mini-batch of step t is fixed.
+        del key
+        return landscape.loss(params, batch_key)
 
     value, grad = jax.value_and_grad(loss_fn)(state.params)
     # The optimizer sees the mini-batch loss and gradient; the summaries record
@@ -134,8 +153,10 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
         ckpt_loss=ckpt_loss,
         ckpt_best=ckpt_best,
     )
+    # Optimizers that ignore `key` leave its fold_in as dead code; XLA drops it.
     updates, opt_state = tx.update(
-        grad, state.opt_state, state.params, value=value, grad=grad, value_fn=loss_fn
+        grad, state.opt_state, state.params, value=value, grad=grad, value_fn=loss_fn,
+        key=jax.random.fold_in(step_key, OPTIMIZER_KEY),
     )
     params = landscape.project(optax.apply_updates(state.params, updates))
     # A finished restart keeps moving, unobserved: its summaries are frozen by

@@ -1,8 +1,8 @@
 """Plugin discovery: one path for built-in, installed and single-file plugins.
 
 :func:`make_plugin_manager` builds a fresh pluggy manager (none exists at import
-time); :func:`load_registry` asks every plugin to register its landscapes and
-optimizers and returns the resulting :class:`Registry`.
+time); :func:`load_registry` asks every plugin to register its landscapes,
+optimizers and wrappers and returns the resulting :class:`Registry`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pluggy
 
 from suite import hookspecs
 from suite.errors import UsageError, choices, one_line
-from suite.specs import LandscapeSpec, OptimizerSpec
+from suite.specs import LandscapeSpec, OptimizerSpec, WrapperSpec
 
 GROUP = "suite"
 
@@ -113,10 +113,11 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclasses.dataclass
 class Registry:
-    """Every registered landscape and optimizer, by name."""
+    """Every registered landscape, optimizer and wrapper, by name."""
 
     landscapes: dict[str, LandscapeSpec] = dataclasses.field(default_factory=dict)
     optimizers: dict[str, OptimizerSpec] = dataclasses.field(default_factory=dict)
+    wrappers: dict[str, WrapperSpec] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
 
     def landscape(self, name: str) -> LandscapeSpec:
@@ -126,6 +127,10 @@ class Registry:
     def optimizer(self, name: str) -> OptimizerSpec:
         """The optimizer called ``name``, or a one-line error listing the choices."""
         return self._get(self.optimizers, name, "optimizer")
+
+    def wrapper(self, name: str) -> WrapperSpec:
+        """The wrapper called ``name``, or a one-line error listing the choices."""
+        return self._get(self.wrappers, name, "wrapper")
 
     def _get(self, table, name, kind):
         try:
@@ -146,7 +151,7 @@ def _collector(table: dict, cls, kind: str, plugin: str):
                 f"{kind} {name!r} is registered by two plugins: "
                 f"{table[name].plugin!r} and {plugin!r}"
             )
-        key = "build" if cls is LandscapeSpec else "factory"
+        key = {LandscapeSpec: "build", OptimizerSpec: "factory", WrapperSpec: "wrap"}[cls]
         fields = {k: v for k, v in fields.items() if v is not None}
         table[name] = cls(name=name, params=params, plugin=plugin, **{key: builder}, **fields)
 
@@ -166,6 +171,7 @@ def load_registry(pm: PluginManager | None = None, *, local_files=()) -> Registr
     for hook, table, cls, kind in (
         (pm.hook.register_landscapes, registry.landscapes, LandscapeSpec, "landscape"),
         (pm.hook.register_optimizers, registry.optimizers, OptimizerSpec, "optimizer"),
+        (pm.hook.register_wrappers, registry.wrappers, WrapperSpec, "wrapper"),
     ):
         for impl in hook.get_hookimpls():
             register = _collector(table, cls, kind, impl.plugin_name)

@@ -9,7 +9,8 @@ batch stops as soon as every restart in it has finished.
 Randomness. Every draw derives from the run seed by ``fold_in``: landscape
 instance j from (seed, stream 0, setting, j), the start of restart i from
 (seed, stream 1, setting, j, i), its noise at step t from (seed, stream 2,
-setting, j, i, t). So restart i starts from the same point for every optimizer
+setting, j, i, t), split into the mini-batch key and the optimizer's key
+(gradient-noise wrappers) by a last ``fold_in``. So restart i starts from the same point for every optimizer
 and setting, and nothing depends on batch or chunk sizes.
 """
 
@@ -191,11 +192,10 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     """Runs every setting of one optimizer on one instance as one compiled program."""
     progress = progress or Progress()
     device = device or jax.devices()[0]
-    spec = settings[0].spec
-    traced = [p.name for p in spec.params if p.traced]
-    hparams = {n: jnp.asarray([s.values[n] for s in settings], jnp.float32) for n in traced}
+    first = settings[0]
+    hparams = {n: jnp.asarray([s.traced[n] for s in settings], jnp.float32) for n in first.traced}
     chunk = config.chunk or default_chunk(config.steps)
-    static = program.Static(spec.factory, settings[0].static, chunk)
+    static = program_static(first, chunk)
     f_opt = 0.0 if instance.f_opt is None else instance.f_opt
     ctx = program.Context(
         steps=jnp.asarray(config.steps, jnp.int32),
@@ -237,6 +237,13 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     summary["hit"] = complete_hits(summary["hit"], summary["reached"])
     _fill_checkpoints(summary, np.asarray(ctx.ckpt_steps))
     return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch)
+
+
+def program_static(setting: OptimizerSetting, chunk: int) -> program.Static:
+    """What shapes the program of ``setting``: shared by every setting of its group."""
+    own = tuple((p.name, setting.values[p.name]) for p in setting.spec.params if not p.traced)
+    wrappers = tuple((w.spec.name, w.spec.wrap, w.static) for w in setting.wrappers)
+    return program.Static(setting.spec.factory, own, chunk, wrappers)
 
 
 def _batch_size(static, instance, hparams, ctx, budget, config, n_settings) -> int:
@@ -295,6 +302,12 @@ def identity_columns(cell: Cell) -> dict:
     columns["instance"] = cell.landscape.instance
     columns["optimizer"] = cell.optimizer.spec.name
     columns |= {f"p_opt_{k}": v for k, v in cell.optimizer.values.items()}
+    # Wrappers as their own columns: `wrappers` names the chain (inner first),
+    # `entry` is what the leaderboard ranks, p_wrap_<wrapper>_<param> the values.
+    columns["wrappers"] = "+".join(w.spec.name for w in cell.optimizer.wrappers)
+    columns["entry"] = cell.optimizer.entry
+    for w in cell.optimizer.wrappers:
+        columns |= {f"p_wrap_{w.spec.name}_{k}": v for k, v in w.values.items()}
     return columns
 
 
@@ -338,6 +351,8 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
         "order": order,
         "landscape_label": cell.landscape.label,
         "optimizer_label": cell.optimizer.label,
+        # Cells of one program share its compile and run seconds: sum them once.
+        "program": f"{zlib.crc32(repr(program_key(cell)).encode()):08x}",
         "status": status,
         "error": error,
         "restarts": config.restarts,
@@ -375,11 +390,16 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
     return row
 
 
+def program_key(cell: Cell) -> tuple:
+    """Cells with equal keys run as one compiled program (their float values are an array axis)."""
+    return (cell.landscape.label, cell.optimizer.spec.name, cell.optimizer.static)
+
+
 def group_cells(cells: Iterable[Cell]) -> list[list[Cell]]:
     """Cells that one program can run together: same landscape, optimizer, static values."""
     groups: dict[tuple, list[Cell]] = {}
     for cell in cells:
-        key = (cell.landscape.label, cell.optimizer.spec.name, cell.optimizer.static)
+        key = program_key(cell)
         groups.setdefault(key, []).append(cell)
     return list(groups.values())
 

@@ -1,4 +1,4 @@
-"""What a plugin contributes: landscape and optimizer specs, and landscape instances.
+"""What a plugin contributes: landscape, optimizer and wrapper specs, and landscape instances.
 
 A *spec* is the registered, named recipe (parameters, docs, a builder). A
 :class:`Landscape` is one instance built from a spec, its parameters and a key:
@@ -107,8 +107,24 @@ def _first_paragraph(obj) -> str:
     return doc.split("\n\n")[0].replace("\n", " ").strip()
 
 
+class _Registered:
+    """What every registered spec shares: its parameters' defaults and a doc line."""
+
+    params: tuple[Param, ...]
+    doc: str
+
+    def _finish(self, fn: Callable) -> None:
+        object.__setattr__(self, "params", tuple(self.params))
+        if not self.doc:
+            object.__setattr__(self, "doc", _first_paragraph(fn))
+
+    @property
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+
 @dataclasses.dataclass(frozen=True)
-class LandscapeSpec:
+class LandscapeSpec(_Registered):
     """A registered landscape family.
 
     Attributes:
@@ -128,17 +144,11 @@ class LandscapeSpec:
     plugin: str = ""
 
     def __post_init__(self):
-        object.__setattr__(self, "params", tuple(self.params))
-        if not self.doc:
-            object.__setattr__(self, "doc", _first_paragraph(self.build))
-
-    @property
-    def defaults(self) -> dict:
-        return {p.name: p.default for p in self.params}
+        self._finish(self.build)
 
 
 @dataclasses.dataclass(frozen=True)
-class OptimizerSpec:
+class OptimizerSpec(_Registered):
     """A registered optimizer.
 
     Attributes:
@@ -163,10 +173,8 @@ class OptimizerSpec:
     plugin: str = ""
 
     def __post_init__(self):
-        object.__setattr__(self, "params", tuple(self.params))
+        self._finish(self.factory)
         object.__setattr__(self, "sweep", {k: tuple(v) for k, v in self.sweep.items()})
-        if not self.doc:
-            object.__setattr__(self, "doc", _first_paragraph(self.factory))
         names = {p.name for p in self.params}
         unknown = set(self.sweep) - names
         if unknown:
@@ -175,10 +183,44 @@ class OptimizerSpec:
                 f"declared parameters {sorted(names)}."
             )
 
-    @property
-    def defaults(self) -> dict:
-        return {p.name: p.default for p in self.params}
-
     def transformation(self, **hyperparameters) -> optax.GradientTransformationExtraArgs:
         """The transformation, accepting (and ignoring) extra update arguments."""
         return optax.with_extra_args_support(self.factory(**hyperparameters))
+
+
+@dataclasses.dataclass(frozen=True)
+class WrapperSpec(_Registered):
+    """A registered optimizer wrapper: a training phenomenon that composes with any optimizer.
+
+    Attributes:
+      name: the name users type (``stale``).
+      wrap: ``wrap(inner, **hyperparameters) -> optax.GradientTransformation``,
+        where ``inner`` is the optimizer (possibly already wrapped). Like an
+        optimizer factory it is called inside the compiled program with float
+        hyperparameters as traced arrays. Per-step inputs arrive as keyword
+        extra arguments of ``update``: ``key`` (this restart's random key for
+        this step), ``value``, ``grad`` and ``value_fn``.
+      params: the declared hyperparameters (floats traced, others static).
+      doc: one paragraph; defaults to the first paragraph of ``wrap``'s docstring.
+      test_config: small hyperparameter values for tests and ``suite check``.
+      plugin: the plugin that registered it (set by the registry).
+
+    Wrappers declare no default sweep: their parameters describe the condition
+    studied (a delay, a noise level), not a knob the leaderboard may tune.
+    """
+
+    name: str
+    wrap: Callable[..., optax.GradientTransformation]
+    params: tuple[Param, ...]
+    doc: str = ""
+    test_config: dict = dataclasses.field(default_factory=dict)
+    plugin: str = ""
+
+    def __post_init__(self):
+        self._finish(self.wrap)
+
+    def transformation(self, inner: optax.GradientTransformation,
+                       **hyperparameters) -> optax.GradientTransformationExtraArgs:
+        """``inner`` wrapped, accepting (and passing on) extra update arguments."""
+        inner = optax.with_extra_args_support(inner)
+        return optax.with_extra_args_support(self.wrap(inner, **hyperparameters))

@@ -25,7 +25,17 @@ def run_main(capsys, *argv):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "--landscape", "bowll"], "unknown landscape 'bowll'; choose from: bowl, deep_linear, deep_net"),
-    (["run", "--optimizer", "adamm"], "unknown optimizer 'adamm'; choose from: adam, momentum"),
+    (["run", "--optimizer", "adamm"], "unknown optimizer 'adamm'; choose from: adabelief, adadelta, adagrad, adam,"),
+    (["run", "--optimizer", "adam+stal"],
+     "unknown wrapper 'stal'; choose from: clip, noise, penalty, round_robin, stale"),
+    (["run", "--wrap", "nois"], "unknown wrapper 'nois'; choose from: clip, noise"),
+    (["run", "--optimizer", "adam+stale:tau=-1"],
+     "parameter 'tau' of wrapper 'stale' must be an integer >= 0; got -1"),
+    (["run", "--optimizer", "adam+stale:taux=1"], "unknown parameter 'taux' for wrapper 'stale'; choose from: tau"),
+    (["run", "--optimizer", "adam+clip:by=both"],
+     "parameter 'by' of wrapper 'clip' must be one of norm, value; got 'both'"),
+    (["run", "--optimizer", "adam+stale+stale:tau=2"], "wrapper 'stale' is given twice for optimizer 'adam'"),
+    (["run", "--optimizer", "adam+"], "expected NAME[:k=v...][+WRAPPER[:k=v...]...]"),
     (["run", "--landscape", "bowl:dimm=3"], "unknown parameter 'dimm' for landscape 'bowl'; choose from: condition, dim"),
     (["run", "--landscape", "bowl:dim=ten"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got 'ten'"),
     (["run", "--landscape", "bowl:dim=-2"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got -2"),
@@ -152,12 +162,35 @@ def test_suite_check_passes_a_good_landscape_and_names_what_a_broken_one_gets_wr
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["check", "bowll"], "unknown landscape or optimizer 'bowll'; choose from: adam, bowl"),
+    (["check", "bowll"], "unknown landscape, optimizer or wrapper 'bowll'; choose from: adabelief, adadelta,"),
     (["check", "bowl:dim=0"], "parameter 'dim' of landscape 'bowl' must be an integer >= 1; got 0"),
 ])
 def test_suite_check_bad_names_are_usage_errors(capsys, argv, message):
     code, _, err = run_main(capsys, *argv)
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_wrap_applies_to_every_optimizer_and_the_run_resumes_with_it(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, _ = run_main(capsys, "run", "--landscape", "bowl:dim=2", "--optimizer", "sgd:learning_rate=0.1",
+                               "--optimizer", "adam:learning_rate=0.1+clip:threshold=0.5",
+                               "--wrap", "stale:tau=0,3", "--out", str(out), *SMALL)
+    assert code == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert sorted(cells["entry"]) == ["adam+clip(threshold=0.5)+stale(tau=0)", "adam+clip(threshold=0.5)+stale(tau=3)",
+                                      "sgd+stale(tau=0)", "sgd+stale(tau=3)"]
+    assert "sgd+stale(tau=3)" in stdout  # the leaderboard ranks entries
+    # The resolved config carries each optimizer's chain: resuming finds every cell finished.
+    code, _, err = run_main(capsys, "run", "--resume", str(out), "--quiet")
+    assert code == 0 and "4 finished cells skipped" in err
+
+
+def test_suite_check_and_list_cover_wrappers(capsys):
+    code, out, _ = run_main(capsys, "check", "stale:tau=0,4")
+    assert code == 0 and "wrapper stale" in out and "stale(tau=4)" in out and "0 failed" in out
+    assert "✓ passes value, grad, value_fn and key on to the optimizer" in out
+    code, out, _ = run_main(capsys, "list")
+    assert code == 0 and "Wrappers" in out and "round_robin" in out
 
 
 def test_an_existing_run_folder_is_not_overwritten(capsys, tmp_path):

@@ -14,30 +14,40 @@ import optax
 import pytest
 
 import suite
-from suite.conformance import check_landscape, check_optimizer
+from suite.conformance import check_landscape, check_optimizer, check_wrapper
 from suite.registry import load_registry, make_plugin_manager
-from suite.specs import LandscapeSpec, OptimizerSpec
+from suite.specs import LandscapeSpec, OptimizerSpec, WrapperSpec
 
 _REGISTRY = load_registry(make_plugin_manager())
 BUILTIN_LANDSCAPES = {"bowl", "logistic", "rastrigin", "rastrigin_rotated", "pspin", "deep_linear",
                       "deep_net", "three_node", "saddle"}
-BUILTIN_OPTIMIZERS = {"sgd", "momentum", "nesterov", "adam"}
+BUILTIN_OPTIMIZERS = {"sgd", "momentum", "nesterov", "sign_descent", "adam", "adamw", "nadam", "amsgrad",
+                      "radam", "adabelief", "yogi", "rmsprop", "adagrad", "adadelta", "lion", "lamb",
+                      "novograd", "lbfgs", "newton", "saddle_free_newton"}
+BUILTIN_WRAPPERS = {"noise", "stale", "round_robin", "clip", "penalty"}
+
+
+def _builtins(registry):
+    return [(name, table[name]) for table, names in ((registry.landscapes, BUILTIN_LANDSCAPES),
+                                                     (registry.optimizers, BUILTIN_OPTIMIZERS),
+                                                     (registry.wrappers, BUILTIN_WRAPPERS))
+            for name in sorted(names)]
 
 
 def test_every_builtin_is_found_through_entry_points(registry):
     # A stale editable install or a missing entry point shows up here first.
     assert BUILTIN_LANDSCAPES <= set(registry.landscapes)
     assert BUILTIN_OPTIMIZERS <= set(registry.optimizers)
-    for name in BUILTIN_LANDSCAPES | BUILTIN_OPTIMIZERS:
-        spec = registry.landscapes.get(name) or registry.optimizers[name]
-        assert spec.plugin.startswith("suite."), spec.plugin
+    assert BUILTIN_WRAPPERS <= set(registry.wrappers)
+    for name, spec in _builtins(registry):
+        assert spec.plugin.startswith("suite."), (name, spec.plugin)
     assert registry.problems == []
 
 
-def test_every_builtin_landscape_cites_its_source(registry):
+def test_every_builtin_cites_its_source(registry):
     import importlib
-    for name in BUILTIN_LANDSCAPES:
-        module = importlib.import_module(registry.landscapes[name].plugin)
+    for name, spec in _builtins(registry):
+        module = importlib.import_module(spec.plugin)
         assert "References:" in module.__doc__, f"{name}: the module docstring must cite its paper"
 
 
@@ -55,6 +65,13 @@ def test_landscape_passes_the_battery(name):
 @pytest.mark.parametrize("name", sorted(_REGISTRY.optimizers))
 def test_optimizer_passes_the_battery(name):
     results = check_optimizer(_REGISTRY.optimizers[name])
+    assert not _failures(results), _failures(results)
+    assert sum(r.status == "passed" for r in results) >= 6
+
+
+@pytest.mark.parametrize("name", sorted(_REGISTRY.wrappers))
+def test_wrapper_passes_the_battery(name):
+    results = check_wrapper(_REGISTRY.wrappers[name])
     assert not _failures(results), _failures(results)
     assert all(r.status == "passed" for r in results)
 
@@ -141,3 +158,32 @@ def test_an_optimizer_that_climbs_fails_the_descent_check():
                          (suite.Param("learning_rate", float, 0.1, "step size"),), doc="Ascends.")
     status, detail = _status(check_optimizer(spec))["some default-sweep setting halves a convex quadratic in 50 steps"]
     assert status == "failed" and "best loss" in detail
+
+
+def test_an_optimizer_without_a_log_spaced_sweep_fails_the_fairness_check():
+    lr = suite.Param("learning_rate", float, 0.1, "step size", low=0.0)
+    check = "declares a log-spaced learning-rate sweep of at least 3 values"
+    for sweep, reason in (({}, "has 0 learning rates"),
+                          ({"learning_rate": (0.1, 0.2, 0.3, 0.4)}, "not increasing by a constant factor")):
+        spec = OptimizerSpec("tuned", optax.sgd, (lr,), sweep=sweep, doc="Hand-tuned.")
+        status, detail = _status(check_optimizer(spec))[check]
+        assert status == "failed" and reason in detail, detail
+    spec = OptimizerSpec("fair", optax.sgd, (lr,), sweep={"learning_rate": (0.01, 0.1, 1.0)}, doc="Fair.")
+    assert _status(check_optimizer(spec))[check][0] == "passed"
+
+
+def _drops_extra_args(inner, scale):
+    # Broken on purpose: calls the inner optimizer without the extra arguments it may need.
+    def update(updates, state, params=None, **extra_args):
+        return inner.update(jax.tree.map(lambda g: scale * g, updates), state, params)
+    return optax.GradientTransformation(inner.init, update)
+
+
+def _wrapper(wrap):
+    return WrapperSpec("broken", wrap, (suite.Param("scale", float, 1.0, "a factor", low=0.0),), doc="Broken.")
+
+
+def test_a_wrapper_that_drops_extra_arguments_fails():
+    status, detail = _status(check_wrapper(_wrapper(_drops_extra_args)))[
+        "passes value, grad, value_fn and key on to the optimizer"]
+    assert status == "failed" and "did not receive value, grad, value_fn, key" in detail, detail

@@ -124,6 +124,14 @@ def test_a_second_learning_rate_compiles_nothing_new(registry):
         # Another landscape instance of the same structure reuses it too.
         _group(small_config(landscapes=bowl(condition=1e3), optimizers=[adam]), registry, cache)
         assert counter.count == first
+        # Wrapper floats are traced too: new noise levels and clip thresholds compile nothing.
+        wrapped = cfg.parse_optimizer("adam:learning_rate=0.01,0.1+noise:eta=0.01,0.3+clip:threshold=1.0")
+        _group(small_config(landscapes=bowl(), optimizers=[wrapped]), registry, cache)
+        second = counter.count
+        assert second > first  # wrappers make another program
+        wrapped = cfg.parse_optimizer("adam:learning_rate=0.03,0.3+noise:eta=1.0,0.1+clip:threshold=5.0")
+        _group(small_config(landscapes=bowl(), optimizers=[wrapped]), registry, cache)
+        assert counter.count == second, "a new wrapper value recompiled the program"
         # A new shape does compile: the counter is live.
         _group(small_config(landscapes=[cfg.Component("bowl", {"dim": [12]})], optimizers=[adam]),
                registry, cache)
