@@ -313,10 +313,10 @@ def _print_leaderboard(cells, config) -> None:
         for column in ("#", "optimizer", "setting", "success", "ERT", "median f", "best f",
                        "div.", "µs/step"):
             # Names are never cut: a narrow terminal folds the other columns instead.
-            name = column == "optimizer"
+            is_entry = column == "optimizer"
             table.add_column(column, justify="left" if column in ("optimizer", "setting") else "right",
-                             min_width=int(rows["entry"].str.len().max()) if name else None,
-                             no_wrap=name, overflow="fold")
+                             min_width=int(rows["entry"].str.len().max()) if is_entry else None,
+                             no_wrap=is_entry, overflow="fold")
         for _, row in rows.iterrows():
             ert_value = row[f"ert_{name}"]
             table.add_row(
