@@ -290,6 +290,19 @@ def run_on_quadratic(tx, steps: int = 5, x=_START, key=None):
 MIN_SWEEP = 3
 
 
+def _traced_matches_plain(make_tx: Callable[[dict], optax.GradientTransformation], spec, values: dict) -> None:
+    """The runner builds transformations with float hyperparameters as traced arrays: same updates."""
+    floats = {p.name for p in spec.params if p.traced}
+    plain = run_on_quadratic(make_tx(values))
+
+    @jax.jit
+    def with_arrays(arrays):
+        return run_on_quadratic(make_tx(values | arrays))
+
+    arrays = with_arrays({k: jnp.float32(v) for k, v in values.items() if k in floats})
+    _same_trees(arrays, plain, rtol=1e-5, atol=1e-7, what="traced versus Python-float hyperparameters")
+
+
 class _Hashable(dict):
     """A dict that jit can take as a static argument (hashed by its items)."""
 
@@ -326,16 +339,7 @@ class _OptimizerChecks:
                  f"factory returned {type(tx).__name__}, not optax.GradientTransformation")
 
     def traced(self) -> None:
-        # The runner calls the factory with float hyperparameters as traced arrays.
-        floats = {p.name for p in self.spec.params if p.traced}
-        plain = run_on_quadratic(self.spec.transformation(**self.values))
-
-        @jax.jit
-        def with_arrays(arrays):
-            return run_on_quadratic(self.spec.transformation(**(self.values | arrays)))
-
-        arrays = with_arrays({k: jnp.float32(v) for k, v in self.values.items() if k in floats})
-        _same_trees(arrays, plain, rtol=1e-5, atol=1e-7, what="traced versus Python-float hyperparameters")
+        _traced_matches_plain(lambda values: self.spec.transformation(**values), self.spec, self.values)
 
     def injected(self) -> None:
         static = tuple(p.name for p in self.spec.params if not p.traced)
@@ -445,15 +449,7 @@ class _WrapperChecks:
         run_on_quadratic(self._tx(inner=_probe()), steps=3)
 
     def traced(self) -> None:
-        floats = {p.name for p in self.spec.params if p.traced}
-        plain = run_on_quadratic(self._tx())
-
-        @jax.jit
-        def with_arrays(arrays):
-            return run_on_quadratic(self._tx(self.values | arrays))
-
-        arrays = with_arrays({k: jnp.float32(v) for k, v in self.values.items() if k in floats})
-        _same_trees(arrays, plain, rtol=1e-5, atol=1e-7, what="traced versus Python-float hyperparameters")
+        _traced_matches_plain(self._tx, self.spec, self.values)
 
     def injected(self) -> None:
         static = tuple(p.name for p in self.spec.params if not p.traced)
