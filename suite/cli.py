@@ -1,4 +1,4 @@
-"""The ``suite`` command: ``suite list``, ``suite check`` and ``suite run``.
+"""The ``suite`` command: ``list``, ``check``, ``run``, ``report`` and ``publish``.
 
 Errors a user can cause print one line (``suite: error: ...``) and exit with
 code 2; a run in which some cells failed exits with code 1 after saving every
@@ -67,6 +67,28 @@ def _parser() -> argparse.ArgumentParser:
                      help="load a single-file plugin (repeatable)")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+
+    report = sub.add_parser(
+        "report", help="write the self-contained HTML report of a run folder",
+        description="Write one self-contained HTML file (figures embedded, works offline) from a "
+                    "run folder alone: leaderboards, convergence, ECDFs, profiles, stability. A "
+                    "partial run renders too and says what is missing.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by suite run")
+    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: RUN_DIR/report.html)")
+    report.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                        help="load a single-file plugin with report sections (repeatable)")
+    report.add_argument("--quiet", action="store_true", help="print only the path written")
+
+    publish = sub.add_parser(
+        "publish", help="build a static site of run reports",
+        description="Copy each run's report and raw tables into a static site with an index "
+                    "of runs (date, landscapes, optimizers, device, headline ranking). Runs "
+                    "already in the site are kept; publishing a run again replaces it.")
+    publish.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to publish")
+    publish.add_argument("--site", required=True, metavar="DIR", help="the site folder (created if needed)")
+    publish.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                         help="load a single-file plugin with report sections (repeatable)")
     return parser
 
 
@@ -88,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             return _list(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "publish":
+            return _publish(args)
         return _run(args, argv)
     except UsageError as exc:
         print(f"suite: error: {exc}", file=sys.stderr)
@@ -119,6 +145,10 @@ def _list(args) -> int:
                     console.print(f"      default sweep: {', '.join(f'{v:g}' for v in sweep)}",
                                   highlight=False)
         console.print()
+    console.print("[bold underline]Report sections[/bold underline] (suite report lays them out by order)")
+    for spec in sorted(registry.sections.values(), key=lambda s: (s.scope != "run", s.order, s.name)):
+        console.print(f"  [bold cyan]{spec.name}[/bold cyan] [dim]({spec.plugin}; {spec.scope}, "
+                      f"order {spec.order})[/dim] {spec.title}: {spec.doc}", highlight=False)
     for problem in registry.problems:
         console.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
     return EXIT_OK
@@ -241,6 +271,7 @@ def _run(args, argv) -> int:
     cells = [Cell(l, o) for l in landscapes for o in optimizers]
 
     run_dir = RunDir(out)
+    plan = _plan(cells, landscapes, optimizers)
     if args.resume:
         metadata = run_dir.read_metadata()
         metadata.setdefault("resumed", []).append(environment.now())
@@ -249,6 +280,7 @@ def _run(args, argv) -> int:
         metadata = environment.collect(config.seed, ["suite", *argv],
                                        sorted({c.spec.plugin for c in landscapes + optimizers}))
     run_dir.write_metadata(metadata)
+    run_dir.write_plan(plan)
 
     from rich.console import Console
     err = Console(stderr=True)
@@ -270,7 +302,8 @@ def _run(args, argv) -> int:
         run_dir.write_metadata(metadata)
     if interrupted:
         err.print(f"interrupted: finished cells are kept in {out}; "
-                  f"continue with: suite run --resume {out}", highlight=False)
+                  f"continue with: suite run --resume {out} (or report them: suite report {out})",
+                  highlight=False)
         return EXIT_INTERRUPTED
 
     _print_leaderboard(tables["cells"], resolved)
@@ -283,7 +316,97 @@ def _run(args, argv) -> int:
     if counts["skipped"]:
         err.print(f"resumed: {counts['skipped']} finished cells skipped", highlight=False)
     print(f"run folder: {out}")
+    if not args.no_report:
+        path, headline = _write_report(out, registry, err, quiet=args.quiet)
+        print(f"ranking stability: {headline}")
+        print(f"report: {path}")
     return EXIT_FAILED_CELLS if len(failed) else EXIT_OK
+
+
+def _plan(cells, landscapes, optimizers) -> dict:
+    """What ``plan.json`` records: every planned cell, and the components' own descriptions."""
+    components = {"landscapes": {}, "optimizers": {}, "wrappers": {}}
+    for item in landscapes:
+        components["landscapes"][item.spec.name] = {"doc": item.spec.doc, "plugin": item.spec.plugin}
+    for setting in optimizers:
+        components["optimizers"][setting.spec.name] = {"doc": setting.spec.doc, "plugin": setting.spec.plugin}
+        for w in setting.wrappers:
+            components["wrappers"][w.spec.name] = {"doc": w.spec.doc, "plugin": w.spec.plugin}
+    return {"cells": [{"cell_id": c.id, "landscape_label": c.landscape.label,
+                       "optimizer_label": c.optimizer.label, "entry": c.optimizer.entry} for c in cells],
+            "components": components}
+
+
+# --- suite report and suite publish ---------------------------------------------------
+
+
+def _write_report(run_dir, registry, console, *, quiet: bool, out=None):
+    """Writes the report, with a spinner naming the section at work; returns (path, headline)."""
+    from suite.report import Report, headline, write
+
+    report = Report(run_dir)
+    with console.status("writing the report", spinner="dots") if not quiet else _Nothing() as status:
+        def progress(text):
+            if status is not None:
+                status.update(f"report: {text}")
+        path = write(report, out, registry.sections, progress=progress)
+    return path, headline(report)
+
+
+class _Nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _require_run_dir(path: str) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UsageError(f"run folder {path!r} does not exist")
+    if not (folder / "config.toml").is_file() and not (folder / "cells.parquet").is_file():
+        raise UsageError(f"{path!r} is not a run folder (no config.toml or cells.parquet in it)")
+    return folder
+
+
+def _report(args) -> int:
+    from rich.console import Console
+
+    from suite.registry import load_registry
+
+    folder = _require_run_dir(args.run_dir)
+    if args.out and Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out!r} is a folder; give a file name such as {args.out}/report.html")
+    registry = load_registry(local_files=args.plugin)
+    err = Console(stderr=True)
+    for problem in registry.problems:
+        err.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    path, headline = _write_report(folder, registry, err, quiet=args.quiet, out=args.out)
+    if not args.quiet:
+        err.print(headline, highlight=False)
+    print(path)
+    return EXIT_OK
+
+
+def _publish(args) -> int:
+    from rich.console import Console
+
+    from suite.registry import load_registry
+    from suite.report.publish import publish
+
+    folders = [_require_run_dir(p) for p in args.run_dirs]
+    site = Path(args.site)
+    if site.exists() and not site.is_dir():
+        raise UsageError(f"--site {args.site!r} is a file, not a folder")
+    registry = load_registry(local_files=args.plugin)
+    err = Console(stderr=True)
+    for problem in registry.problems:
+        err.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
+    with err.status("publishing", spinner="dots") as status:
+        index = publish(folders, site, registry=registry, progress=lambda t: status.update(t))
+    print(index)
+    return EXIT_OK
 
 
 def _print_leaderboard(cells, config) -> None:

@@ -81,3 +81,30 @@ def register_wrappers(register):
                 optax.clip_by_global_norm(threshold), inner), params=[
                 suite.Param("threshold", float, 1.0, "largest gradient norm", low=0)])
     """
+
+
+@hookspec
+def register_report_sections(register):
+    """Register sections of the HTML report (``suite report``).
+
+    :param register: call ``register(name, render, *, title="", scope="run",
+        order=500, doc="")`` once per section. ``render(report)`` (scope
+        ``"run"``) or ``render(report, landscape)`` (scope ``"landscape"``,
+        called once per landscape label) receives a
+        :class:`suite.report.Report`, whose ``cells``, ``restarts`` and
+        ``curves`` are the run's tables, and returns an iterable of blocks:
+        ``suite.report.Text``, ``Note``, ``Table`` (a DataFrame) and
+        ``Figure`` (a matplotlib figure with a caption saying how to read it).
+        The report escapes every string, so blocks carry text, never HTML. A
+        section that raises is replaced by a note naming the error; the rest
+        of the report is kept. The built-in sections register through this
+        hook too (``suite.report.sections``).
+
+    Example::
+
+        @suite.hookimpl
+        def register_report_sections(register):
+            def steps_table(report):
+                yield suite.report.Table(report.cells[["entry", "steps_run"]])
+            register("steps", steps_table, title="Steps run")
+    """

@@ -93,3 +93,112 @@ def _at_edge(ok: pd.DataFrame, row: pd.Series, groups: list[str]) -> str:
         if values.nunique() > 2 and row[column] in (values.min(), values.max()):
             edge.append(column.removeprefix("p_opt_"))
     return ",".join(edge)
+
+
+# --- targets, runtimes and simulated restarts -------------------------------------
+
+HIT_PREFIX = "step_to_target_"
+
+
+def targets_of(restarts: pd.DataFrame) -> list[tuple[float, str]]:
+    """The run's precision targets, hardest last, read off the restart table's columns.
+
+    Returns:
+      ``(target, label)`` pairs; ``label`` is the column suffix (``1e-08``).
+    """
+    found = [(float(c.removeprefix(HIT_PREFIX)), c.removeprefix(HIT_PREFIX))
+             for c in restarts.columns if c.startswith(HIT_PREFIX)]
+    return sorted(found, key=lambda t: -t[0])
+
+
+def hit_matrix(restarts: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """Steps to each target as float [rows, targets], NaN where never reached."""
+    if not labels:
+        return np.empty((len(restarts), 0))
+    return np.stack([_hits(restarts[HIT_PREFIX + label]) for label in labels], axis=-1)
+
+
+def used_steps(hits: np.ndarray, steps) -> np.ndarray:
+    """Steps each restart spent on each target: its hit step, or all it ran without a hit."""
+    steps = np.asarray(steps, dtype=np.float64)
+    return np.where(np.isnan(hits), steps.reshape(steps.shape + (1,) * (hits.ndim - steps.ndim)), hits)
+
+
+def ert_all(hits: np.ndarray, steps) -> np.ndarray:
+    """:func:`ert` of every target at once: ``hits`` [restarts, targets] → [targets]."""
+    successes = np.sum(~np.isnan(hits), axis=0)
+    total = np.sum(used_steps(hits, steps), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(successes > 0, total / np.maximum(successes, 1), np.inf)
+
+
+def _sum_of_draws(values: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Σ of ``counts[b]`` draws with replacement from ``values``, for every b.
+
+    Restarts that miss a target mostly ran every step, so ``values`` holds few
+    distinct numbers: drawing how many times each comes up (one multinomial)
+    costs as much as the distinct values, however many draws there are.
+    """
+    distinct, freq = np.unique(values, return_counts=True)
+    if distinct.size == 1:
+        return counts * distinct[0]
+    picks = rng.multinomial(counts, freq / freq.sum())
+    return picks @ distinct
+
+
+def simulated_runtimes(hits, steps, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Runtimes of simulated restarts, as COCO draws them for runtime ECDFs.
+
+    A simulated restart draws restarts with replacement, summing the steps of
+    unsuccessful ones, until it draws a successful one, whose steps to the
+    target end it (Hansen et al., "COCO: Performance assessment",
+    arXiv:1605.03560, §4). The number of failures before the success is
+    geometric with the observed success rate.
+
+    Returns:
+      ``samples`` runtimes in steps; all infinite when no restart succeeded.
+    """
+    hits = np.asarray(hits, dtype=np.float64)
+    ok = ~np.isnan(hits)
+    if not ok.any():
+        return np.full(samples, np.inf)
+    p = ok.mean()
+    failures = rng.geometric(p, size=samples) - 1
+    failed = np.asarray(steps, dtype=np.float64)[~ok]
+    spent = _sum_of_draws(failed, failures, rng) if failed.size else np.zeros(samples)
+    return spent + rng.choice(hits[ok], size=samples)
+
+
+def ert_interval(hits, steps, rng: np.random.Generator, *, resamples: int = 1000,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap confidence interval of :func:`ert` from simulated restarts.
+
+    Each bootstrap replicate runs simulated restarts (draw restarts with
+    replacement, summing steps until a success) until it has as many successes
+    as the data: its ERT is the steps spent over the successes. Collecting s
+    successes costs a negative-binomial number of failures, so a replicate is
+    two draws however small the success rate.
+
+    Returns:
+      ``(low, high)``; ``(inf, inf)`` without a success.
+    """
+    hits = np.asarray(hits, dtype=np.float64)
+    ok = ~np.isnan(hits)
+    s = int(ok.sum())
+    if s == 0:
+        return float("inf"), float("inf")
+    failed = np.asarray(steps, dtype=np.float64)[~ok]
+    failures = rng.negative_binomial(s, ok.mean(), size=resamples)
+    spent = _sum_of_draws(failed, failures, rng) if failed.size else np.zeros(resamples)
+    spent = spent + _sum_of_draws(hits[ok], np.full(resamples, s), rng)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(spent / s, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def runtime_ecdf(runtimes: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Fraction of ``runtimes`` (inf: never) at most each value of ``grid``."""
+    runtimes = np.sort(np.asarray(runtimes, dtype=np.float64).ravel())
+    if runtimes.size == 0:
+        return np.zeros(len(grid))
+    return np.searchsorted(runtimes, grid, side="right") / runtimes.size

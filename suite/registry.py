@@ -17,7 +17,7 @@ import pluggy
 
 from suite import hookspecs
 from suite.errors import UsageError, choices, one_line
-from suite.specs import LandscapeSpec, OptimizerSpec, WrapperSpec
+from suite.specs import LandscapeSpec, OptimizerSpec, SectionSpec, WrapperSpec
 
 GROUP = "suite"
 
@@ -113,11 +113,12 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclasses.dataclass
 class Registry:
-    """Every registered landscape, optimizer and wrapper, by name."""
+    """Every registered landscape, optimizer, wrapper and report section, by name."""
 
     landscapes: dict[str, LandscapeSpec] = dataclasses.field(default_factory=dict)
     optimizers: dict[str, OptimizerSpec] = dataclasses.field(default_factory=dict)
     wrappers: dict[str, WrapperSpec] = dataclasses.field(default_factory=dict)
+    sections: dict[str, SectionSpec] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
 
     def landscape(self, name: str) -> LandscapeSpec:
@@ -151,8 +152,12 @@ def _collector(table: dict, cls, kind: str, plugin: str):
                 f"{kind} {name!r} is registered by two plugins: "
                 f"{table[name].plugin!r} and {plugin!r}"
             )
-        key = {LandscapeSpec: "build", OptimizerSpec: "factory", WrapperSpec: "wrap"}[cls]
+        key = {LandscapeSpec: "build", OptimizerSpec: "factory", WrapperSpec: "wrap",
+               SectionSpec: "render"}[cls]
         fields = {k: v for k, v in fields.items() if v is not None}
+        if cls is SectionSpec:  # a bad section is reported like a plugin that raises
+            table[name] = cls(name=name, plugin=plugin, render=builder, **fields)
+            return
         table[name] = cls(name=name, params=params, plugin=plugin, **{key: builder}, **fields)
 
     return register
@@ -172,6 +177,7 @@ def load_registry(pm: PluginManager | None = None, *, local_files=()) -> Registr
         (pm.hook.register_landscapes, registry.landscapes, LandscapeSpec, "landscape"),
         (pm.hook.register_optimizers, registry.optimizers, OptimizerSpec, "optimizer"),
         (pm.hook.register_wrappers, registry.wrappers, WrapperSpec, "wrapper"),
+        (pm.hook.register_report_sections, registry.sections, SectionSpec, "report section"),
     ):
         for impl in hook.get_hookimpls():
             register = _collector(table, cls, kind, impl.plugin_name)

@@ -4,11 +4,14 @@ Layout of ``reports/<run-id>/``::
 
     config.toml          the resolved config (every parameter explicit)
     metadata.json        versions, device, seed, git commit, start/end time
+    plan.json            every cell the run means to finish, and the docs of its
+                         landscapes, optimizers and wrappers (for reports)
     restarts.parquet     one row per restart per cell
     cells.parquet        one row per cell: sizes, timings, success rates, ERT
     curves.parquet       per cell, quantiles over restarts at checkpoint steps
     cells/<id>/          what each cell wrote when it finished (renamed into
                          place, so a cell is either complete or absent)
+    report.html          the self-contained report (``suite report``)
 
 The three top-level tables are gathered from ``cells/`` at the end of a run,
 when it is interrupted, and on ``--resume``.
@@ -70,7 +73,16 @@ class RunDir:
         os.replace(tmp, final)
 
     def gather(self) -> dict[str, pd.DataFrame]:
-        """Concatenates every finished cell into the top-level tables."""
+        """Concatenates every finished cell into the top-level tables, and writes them."""
+        tables = self.collect()
+        for name, table in tables.items():
+            tmp = self.path / f".{name}.parquet.tmp"
+            table.to_parquet(tmp, index=False)
+            os.replace(tmp, self.path / f"{name}.parquet")
+        return tables
+
+    def collect(self) -> dict[str, pd.DataFrame]:
+        """The top-level tables as the cells written so far make them (nothing is written)."""
         frames: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
         if self.parts.is_dir():
             for part in sorted(p for p in self.parts.iterdir() if not p.name.startswith(".")):
@@ -91,11 +103,36 @@ class RunDir:
                     tables[name] = (tables[name].assign(_order=key)
                                     .sort_values("_order", kind="stable")
                                     .drop(columns="_order").reset_index(drop=True))
-        for name, table in tables.items():
-            tmp = self.path / f".{name}.parquet.tmp"
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, self.path / f"{name}.parquet")
         return tables
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The run's tables for reading: the gathered ones when they are up to date.
+
+        A run that was killed, or is still running, has cells newer than its
+        top-level tables (or none): those are collected from ``cells/``. A
+        folder of published tables without ``cells/`` is read as it is.
+        """
+        top = [self.path / f"{name}.parquet" for name in TABLES]
+        parts = [p for p in self.parts.iterdir() if not p.name.startswith(".")] if self.parts.is_dir() else []
+        if all(f.is_file() for f in top):
+            oldest = min(f.stat().st_mtime for f in top)
+            if all(p.stat().st_mtime <= oldest for p in parts):
+                return {name: pd.read_parquet(f) for name, f in zip(TABLES, top, strict=True)}
+        if parts:
+            return self.collect()
+        return {name: pd.read_parquet(f) if f.is_file() else pd.DataFrame()
+                for name, f in zip(TABLES, top, strict=True)}
+
+    @property
+    def plan_path(self) -> Path:
+        return self.path / "plan.json"
+
+    def write_plan(self, plan: dict) -> None:
+        """The cells the run means to finish and the docs of its components, for reports."""
+        _atomic_write(self.plan_path, json.dumps(plan, indent=1) + "\n")
+
+    def read_plan(self) -> dict:
+        return json.loads(self.plan_path.read_text()) if self.plan_path.is_file() else {}
 
     def read_metadata(self) -> dict:
         file = self.path / "metadata.json"

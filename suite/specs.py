@@ -224,3 +224,42 @@ class WrapperSpec(_Registered):
         """``inner`` wrapped, accepting (and passing on) extra update arguments."""
         inner = optax.with_extra_args_support(inner)
         return optax.with_extra_args_support(self.wrap(inner, **hyperparameters))
+
+
+SECTION_SCOPES = ("run", "landscape")
+
+
+@dataclasses.dataclass(frozen=True)
+class SectionSpec:
+    """A registered section of the HTML report.
+
+    Attributes:
+      name: a short identifier (``convergence``).
+      render: ``render(report)`` for scope ``"run"``, ``render(report,
+        landscape)`` for scope ``"landscape"`` (once per landscape label);
+        returns an iterable of :mod:`suite.report` blocks (``Text``, ``Note``,
+        ``Table``, ``Figure``), never raw HTML: the report escapes every string.
+      title: the section's heading.
+      scope: ``"run"`` (once) or ``"landscape"`` (once per landscape).
+      order: sections are laid out by increasing order, then name; the
+        built-in ones use 10–90 (run) and 100–190 (landscape).
+      doc: one paragraph; defaults to the first paragraph of ``render``'s docstring.
+      plugin: the plugin that registered it (set by the registry).
+    """
+
+    name: str
+    render: Callable
+    title: str = ""
+    scope: str = "run"
+    order: int = 500
+    doc: str = ""
+    plugin: str = ""
+
+    def __post_init__(self):
+        if self.scope not in SECTION_SCOPES:
+            raise ValueError(f"report section {self.name!r}: scope {self.scope!r} is not one of "
+                             f"{', '.join(SECTION_SCOPES)}")
+        if not self.title:
+            object.__setattr__(self, "title", self.name.replace("_", " ").capitalize())
+        if not self.doc:
+            object.__setattr__(self, "doc", _first_paragraph(self.render))

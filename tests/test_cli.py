@@ -14,7 +14,7 @@ import pytest
 from suite import runner
 from suite.cli import main
 
-SMALL = ["--restarts", "4", "--steps", "20", "--quiet"]
+SMALL = ["--restarts", "4", "--steps", "20", "--quiet", "--no-report"]
 
 
 def run_main(capsys, *argv):

@@ -1,0 +1,251 @@
+"""What a report section sees: a run folder's tables and the metrics derived from them.
+
+Everything is computed from the run folder alone (tables, ``metadata.json``,
+``config.toml``, ``plan.json``), so a run made elsewhere, or years ago, can be
+re-reported. Derived metrics are computed once, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suite import metrics, ranking
+from suite.results import RunDir
+
+# Simulated restarts per (cell, target) for runtime ECDFs; cocopp draws about as many.
+ECDF_SAMPLES = 100
+ERT_RESAMPLES = 1000
+STABILITY_RESAMPLES = 200
+# Ranking stability below this share of bootstrap replicates reads as uncertain.
+CONFIDENT = 0.95
+
+
+class Report:
+    """The run folder at ``path``, read for reporting.
+
+    Attributes:
+      path: the run folder.
+      cells, restarts, curves: the run's tables (``cells.parquet``, ...).
+      metadata: ``metadata.json`` (versions, device, command, times).
+      plan: ``plan.json`` (the planned cells and the components' docs), or ``{}``.
+      config_text: ``config.toml`` as written by the run.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        run = RunDir(self.path)
+        if not run.config_path.is_file() and not (self.path / "cells.parquet").is_file():
+            raise FileNotFoundError(f"{str(self.path)!r} is not a run folder (no config.toml or cells.parquet)")
+        tables = run.tables()
+        self.cells: pd.DataFrame = tables["cells"]
+        self.restarts: pd.DataFrame = tables["restarts"]
+        self.curves: pd.DataFrame = tables["curves"]
+        self.metadata: dict = run.read_metadata()
+        self.plan: dict = run.read_plan()
+        self.config_text = run.config_path.read_text() if run.config_path.is_file() else ""
+        self.rng_seed = int(self.metadata.get("seed") or 0)
+        self._hits: dict = {}
+        self._intervals: dict = {}
+
+    # --- what ran ----------------------------------------------------------------
+
+    @functools.cached_property
+    def ok(self) -> pd.DataFrame:
+        """Cells that finished."""
+        if self.cells.empty:
+            return self.cells
+        ok = self.cells[self.cells["status"] == "ok"].copy()
+        if "entry" not in ok:  # runs written before wrappers existed
+            ok["entry"] = ok["optimizer"]
+        return ok
+
+    @functools.cached_property
+    def failed(self) -> pd.DataFrame:
+        """Cells that raised (their ``error`` says why)."""
+        return self.cells[self.cells["status"] != "ok"] if not self.cells.empty else self.cells
+
+    @functools.cached_property
+    def missing(self) -> list[dict]:
+        """Planned cells with no row at all: the run was interrupted before them."""
+        planned = self.plan.get("cells", [])
+        present = set(self.cells["cell_id"]) if not self.cells.empty else set()
+        return [c for c in planned if c["cell_id"] not in present]
+
+    @functools.cached_property
+    def targets(self) -> list[tuple[float, str]]:
+        """``(Δf, label)`` of every precision target, hardest last."""
+        return metrics.targets_of(self.restarts) if not self.restarts.empty else []
+
+    @property
+    def target_labels(self) -> list[str]:
+        return [label for _, label in self.targets]
+
+    @property
+    def target(self) -> str:
+        """The label of the target the leaderboard ranks by (the hardest)."""
+        return self.targets[-1][1] if self.targets else ""
+
+    @functools.cached_property
+    def decade_targets(self) -> list[tuple[float, str]]:
+        """The targets that are whole powers of ten (10², 10¹, ..., 10⁻⁸ by default)."""
+        found = [(t, label) for t, label in self.targets if abs(math.log10(t) - round(math.log10(t))) < 1e-9]
+        return found or self.targets
+
+    @functools.cached_property
+    def landscapes(self) -> list[str]:
+        """Landscape labels in the order the run lists them."""
+        source = self.ok if not self.ok.empty else self.cells
+        return list(dict.fromkeys(source["landscape_label"])) if not source.empty else []
+
+    # --- the selection and the rankings -------------------------------------------
+
+    @functools.cached_property
+    def board(self) -> pd.DataFrame:
+        """Each entry's selected setting per landscape, ranked (:func:`suite.metrics.leaderboard`)."""
+        if self.ok.empty or not self.target:
+            return pd.DataFrame(columns=["landscape_label", "entry", "rank", "cell_id", "at_edge"])
+        return metrics.leaderboard(self.ok, f"success_{self.target}", f"ert_{self.target}")
+
+    @functools.cached_property
+    def profile_times(self) -> pd.DataFrame:
+        return ranking.profile_times(self.board, self.target_labels) if not self.board.empty else pd.DataFrame()
+
+    @functools.cached_property
+    def stability(self) -> dict:
+        if self.board.empty:
+            return {"top": {}, "winners": {}, "resamples": 0}
+        return ranking.ranking_stability(self.ok, self.restarts, self.target,
+                                         resamples=STABILITY_RESAMPLES, seed=self.rng_seed)
+
+    @functools.cached_property
+    def overall(self) -> pd.DataFrame:
+        """The overall ranking with profile score and bootstrap share of first places."""
+        table = ranking.overall_ranking(self.board)
+        if table.empty:
+            return table.assign(profile_score=[], top_share=[])
+        times = self.profile_times
+        score = ranking.profile_score(times) if not times.empty else pd.Series(dtype=float)
+        table["profile_score"] = table["entry"].map(score).fillna(0.0)
+        table["top_share"] = table["entry"].map(self.stability["top"]).fillna(0.0)
+        return table
+
+    @functools.cached_property
+    def entries(self) -> list[str]:
+        """Every entry (optimizer with wrappers), best overall first."""
+        ranked = list(self.overall["entry"]) if not self.overall.empty else []
+        others = sorted(set(self.cells.get("entry", self.cells.get("optimizer", pd.Series(dtype=str))))
+                        - set(ranked)) if not self.cells.empty else []
+        return ranked + others
+
+    @functools.cached_property
+    def colors(self) -> dict[str, str]:
+        """One colour per entry, the same in every figure of the report."""
+        import seaborn as sns
+
+        n = max(len(self.entries), 1)
+        palette = sns.color_palette("colorblind" if n <= 10 else "husl", n)
+        return {e: "#%02x%02x%02x" % tuple(int(255 * c) for c in palette[i]) for i, e in enumerate(self.entries)}
+
+    # --- per landscape ------------------------------------------------------------
+
+    def selected(self, landscape: str) -> pd.DataFrame:
+        """The leaderboard rows of one landscape (each entry's selected cell), best first."""
+        return self.board[self.board["landscape_label"] == landscape]
+
+    def landscape_cells(self, landscape: str) -> pd.DataFrame:
+        """Every finished cell of one landscape: the whole sweep."""
+        return self.ok[self.ok["landscape_label"] == landscape]
+
+    @functools.cached_property
+    def _restarts_by_cell(self) -> dict[str, pd.DataFrame]:
+        if self.restarts.empty:
+            return {}
+        return {cid: rows for cid, rows in self.restarts.groupby("cell_id", sort=False)}
+
+    def cell_restarts(self, cell_id: str) -> pd.DataFrame:
+        return self._restarts_by_cell.get(cell_id, self.restarts.iloc[:0])
+
+    def hits(self, cell_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Steps to every target [restarts, targets] (NaN: never) and steps run [restarts]."""
+        if cell_id not in self._hits:
+            rows = self.cell_restarts(cell_id)
+            self._hits[cell_id] = metrics.hit_matrix(rows, self.target_labels), rows["steps"].to_numpy(np.float64)
+        return self._hits[cell_id]
+
+    def f_star(self, landscape: str) -> dict:
+        """What the run knows of the landscape's minimum and its reference levels.
+
+        Returns:
+          ``{"f_opt": float, "kind": "exact"|"reference"|"unknown", "levels": {name: loss}}``.
+        """
+        rows = self.landscape_cells(landscape)
+        if rows.empty:
+            return {"f_opt": 0.0, "kind": "unknown", "levels": {}}
+        row = rows.iloc[0]
+        known = bool(row.get("f_opt_known", False))
+        kind = (row.get("f_opt_kind") or "exact") if known else "unknown"
+        try:
+            levels = json.loads(row.get("levels") or "{}")
+        except (TypeError, json.JSONDecodeError):
+            levels = {}
+        return {"f_opt": float(row["f_opt"]) if known else 0.0, "kind": kind,
+                "levels": {str(k): float(v) for k, v in levels.items()}}
+
+    def f_star_flag(self, landscape: str) -> str:
+        """The remark every figure using this landscape's f* carries, or ``""`` if f* is exact."""
+        info = self.f_star(landscape)
+        if info["kind"] == "reference":
+            return (f"{landscape}: f* = {info['f_opt']:.6g} is a reference value (e.g. an N → ∞ "
+                    f"ground state or a best-known loss), not this instance's proven minimum; "
+                    f"Δf = f − f* can be negative.")
+        if info["kind"] == "unknown":
+            return f"{landscape}: f* is unknown; Δf is measured from 0."
+        return ""
+
+    def flags(self, landscapes=None) -> list[str]:
+        return [f for f in (self.f_star_flag(name) for name in (landscapes or self.landscapes)) if f]
+
+    def simulated_runtimes(self, cell_id: str, labels: list[str] | None = None) -> np.ndarray:
+        """Simulated-restart runtimes [targets, samples] of one cell (inf: never)."""
+        hits, steps = self.hits(cell_id)
+        rng = np.random.default_rng([self.rng_seed, _crc(cell_id)])
+        columns = [self.target_labels.index(label) for label in (labels or self.target_labels)]
+        return np.stack([metrics.simulated_runtimes(hits[:, j], steps, ECDF_SAMPLES, rng) for j in columns])
+
+    def ert_interval(self, cell_id: str, label: str) -> tuple[float, float]:
+        """95% bootstrap interval of the cell's ERT at a target (seeded by the cell and target)."""
+        key = (cell_id, label)
+        if key not in self._intervals:
+            hits, steps = self.hits(cell_id)
+            rng = np.random.default_rng([self.rng_seed, _crc(cell_id), _crc(label)])
+            self._intervals[key] = metrics.ert_interval(hits[:, self.target_labels.index(label)], steps,
+                                                        rng, resamples=ERT_RESAMPLES)
+        return self._intervals[key]
+
+    def swept(self, landscape: str) -> list[str]:
+        """The optimizer hyperparameters (``p_opt_*`` columns) that vary on this landscape."""
+        rows = self.landscape_cells(landscape)
+        return [c for c in rows.columns if c.startswith("p_opt_")
+                and rows.groupby("entry")[c].nunique(dropna=True).max() > 1]
+
+    def setting_text(self, row: pd.Series, landscape: str) -> str:
+        """The swept values of a selected cell (``learning_rate=0.01*``; * at the sweep's edge)."""
+        edge = set(str(row.get("at_edge") or "").split(",")) - {""}
+        parts = []
+        for column in self.swept(landscape):
+            name, value = column.removeprefix("p_opt_"), row[column]
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            parts.append(f"{name}={shown}" + ("*" if name in edge else ""))
+        return " ".join(parts)
+
+
+def _crc(text: str) -> int:
+    import zlib
+
+    return zlib.crc32(text.encode())

@@ -1,0 +1,145 @@
+"""Lays sections out and turns their blocks into one self-contained HTML file.
+
+Escaping happens here and only here: the template autoescapes every value, and
+blocks carry text, never markup. A section that raises, or returns something
+that is not a block, becomes a warning note; the rest of the report is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import warnings
+from importlib import resources
+
+import jinja2
+
+import suite
+from suite.errors import one_line
+from suite.report.blocks import BLOCKS, Code, Figure, Note, Table, Text
+from suite.report.data import Report
+from suite.specs import SectionSpec
+
+# Landscape sections are laid out, per landscape, between the run sections
+# ordered below this and those at or above it.
+LANDSCAPES_AT = 100
+
+
+def _anchor(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "section"
+    anchor, n = base, 1
+    while anchor in taken:
+        n += 1
+        anchor = f"{base}-{n}"
+    taken.add(anchor)
+    return anchor
+
+
+def run_section(spec: SectionSpec, report: Report, *args) -> list:
+    """The blocks of one section, or a note saying why it has none."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with warnings.catch_warnings():
+            # Degenerate axes (every restart at one loss) warn; the figure is still right.
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # seaborn calling matplotlib
+            warnings.simplefilter("ignore", RuntimeWarning)  # log-axis ticks near float limits
+            blocks = list(spec.render(report, *args) or [])
+        wrong = [b for b in blocks if not isinstance(b, BLOCKS)]
+        if wrong:
+            raise TypeError(f"returned {type(wrong[0]).__name__}, not a suite.report block "
+                            f"({', '.join(b.__name__ for b in BLOCKS)})")
+        return blocks
+    except Exception as exc:  # noqa: BLE001 - one broken section never takes the report down
+        plt.close("all")
+        return [Note(f"Section {spec.name!r} (plugin {spec.plugin!r}) failed: {one_line(exc)[:500]}",
+                     kind="warning")]
+
+
+def _cell(value, float_format: str) -> dict:
+    if isinstance(value, bool) or value is None:
+        return {"text": "" if value is None else str(value), "num": False}
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if math.isnan(value):
+            return {"text": "", "num": True, "sort": ""}
+        text = "∞" if math.isinf(value) and value > 0 else float_format.format(value) \
+            if not float(value).is_integer() or abs(value) >= 1e6 else f"{int(value)}"
+        return {"text": text, "num": True, "sort": "Infinity" if math.isinf(value) else repr(value)}
+    return {"text": str(value), "num": False}
+
+
+def _block(block, section: str) -> dict:
+    if isinstance(block, Text):
+        return {"kind": "text", "text": str(block.text)}
+    if isinstance(block, Code):
+        return {"kind": "code", "text": str(block.text)}
+    if isinstance(block, Note):
+        return {"kind": "note", "text": str(block.text),
+                "level": block.kind if block.kind in ("info", "warning") else "info"}
+    if isinstance(block, Table):
+        frame = block.frame.reset_index() if block.index else block.frame
+        return {"kind": "table", "columns": [str(c) for c in frame.columns],
+                "rows": [[_cell(v, block.float_format) for v in row]
+                         for row in frame.itertuples(index=False, name=None)],
+                "caption": str(block.caption), "sortable": block.sortable}
+    assert isinstance(block, Figure)
+    return {"kind": "figure", "png": block.png_base64(), "caption": str(block.caption),
+            "flags": [str(f) for f in block.flags], "alt": str(block.alt or block.caption),
+            "section": section}
+
+
+def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> str:
+    """The report as one HTML document.
+
+    Args:
+      report: the run folder, read.
+      sections: every registered section, by name.
+      progress: called with a short description before each section, if given.
+    """
+    ordered = sorted(sections.values(), key=lambda s: (s.order, s.name))
+    run_specs = [s for s in ordered if s.scope == "run"]
+    landscape_specs = [s for s in ordered if s.scope == "landscape"]
+    taken: set[str] = set()
+    parts, nav = [], []
+
+    def say(text: str) -> None:
+        if progress is not None:
+            progress(text)
+
+    def run_part(spec):
+        say(spec.title)
+        blocks = [_block(b, spec.name) for b in run_section(spec, report)]
+        if not blocks:
+            return
+        anchor = _anchor(spec.title, taken)
+        parts.append({"kind": "section", "anchor": anchor, "title": spec.title, "blocks": blocks})
+        nav.append({"anchor": anchor, "text": spec.title})
+
+    for spec in run_specs:
+        if spec.order < LANDSCAPES_AT:
+            run_part(spec)
+    for landscape in report.landscapes:
+        subs = []
+        for spec in landscape_specs:
+            say(f"{landscape} · {spec.title}")
+            blocks = [_block(b, spec.name) for b in run_section(spec, report, landscape)]
+            if blocks:
+                subs.append({"title": spec.title, "blocks": blocks})
+        anchor = _anchor(landscape.split("(")[0], taken)
+        parts.append({"kind": "landscape", "anchor": anchor, "title": landscape, "sections": subs})
+        nav.append({"anchor": anchor, "text": landscape.split("(")[0]})
+    for spec in run_specs:
+        if spec.order >= LANDSCAPES_AT:
+            run_part(spec)
+
+    meta = report.metadata
+    title = f"suite report: {report.path.name}"
+    subtitle = (f"{len(report.landscapes)} landscapes · {len(report.entries)} entries · "
+                f"{len(report.ok)} cells finished · started {meta.get('started') or '?'}")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    template = env.from_string(resources.files("suite.report").joinpath("template.html").read_text())
+    return template.render(title=title, subtitle=subtitle, nav=nav, parts=parts, version=suite.__version__)
