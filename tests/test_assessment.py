@@ -194,3 +194,16 @@ def test_the_bootstrap_pairs_restarts_across_entries():
     restarts = pd.concat([restarts, twin], ignore_index=True)
     stability = ranking.ranking_stability(cells, restarts, "1e-08", resamples=200)
     assert stability["top"]["B"] == 1.0
+
+
+def test_the_bootstrap_resamples_landscape_instances():
+    # Instance 0 of a setting is A's, instance 1 is B's, each won clearly. Ranks average
+    # over the instances drawn: (0, 0) makes A first, (1, 1) B, a mixed draw ties and the
+    # first entry keeps it, so B tops about a quarter of the replicates.
+    a_cells, a_restarts = _cells_and_restarts({"A": 0.9, "B": 0.1}, n=100, seed=5, landscapes=("L(d=1)",))
+    b_cells, b_restarts = _cells_and_restarts({"A": 0.1, "B": 0.9}, n=100, seed=6, landscapes=("L(d=1)#1",))
+    cells = pd.concat([a_cells, b_cells], ignore_index=True)
+    restarts = pd.concat([a_restarts, b_restarts], ignore_index=True)
+    stability = ranking.ranking_stability(cells, restarts, "1e-08", resamples=400)
+    assert stability["winners"] == {"L(d=1)": {"A": 1.0}, "L(d=1)#1": {"B": 1.0}}
+    assert stability["top"]["B"] == pytest.approx(0.25, abs=0.07)

@@ -246,3 +246,10 @@ def test_publish_builds_an_index_of_runs(run_dir, tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert main(["publish", str(run_dir), "--site", str(tmp_path / "file")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_navigation_names_tell_settings_and_instances_apart():
+    from suite.report.render import _short_names
+
+    assert _short_names(["bowl(c=1)", "bowl(c=1)#1", "bowl(c=10)", "pspin(n=3)"]) == {
+        "bowl(c=1)": "bowl 1", "bowl(c=1)#1": "bowl 1 #1", "bowl(c=10)": "bowl 2", "pspin(n=3)": "pspin"}

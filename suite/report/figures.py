@@ -69,24 +69,26 @@ class LossScale:
             (ax.set_yscale if which == "y" else ax.set_xscale)("log")
         (ax.set_ylabel if which == "y" else ax.set_xlabel)(self.label)
 
-    def lines(self, ax, which: str = "y") -> None:
-        """The landscape's reference levels (and a reference f*) as labelled dotted lines."""
+    def lines(self, ax, which: str = "y", *, labels: bool = True) -> None:
+        """The landscape's reference levels (and a reference f*) as dotted lines, named on a y axis.
+
+        Names alternate between the left and the right end, so two close
+        levels (the p-spin threshold and ground state) do not overprint.
+        """
         marks = dict(self.levels)
-        if self.kind == "reference":
-            marks.setdefault("f* (reference)", self.f_opt)
+        if self.kind == "reference" and not any(np.isclose(v, self.f_opt) for v in marks.values()):
+            marks["f* (reference)"] = self.f_opt
         draw = ax.axhline if which == "y" else ax.axvline
-        for name, value in marks.items():
-            shown = self(value)
-            if self.delta and value - self.f_opt <= 0:
-                continue  # f* itself sits at the floor of a log axis
-            draw(float(shown), color="0.35", linestyle=":", linewidth=1)
-            if which == "y":
-                ax.annotate(plain(name), (0.0, float(shown)), xycoords=("axes fraction", "data"),
-                            xytext=(2, 2), textcoords="offset points", fontsize=7, color="0.3")
-            else:
-                ax.annotate(plain(name), (float(shown), 1.0), xycoords=("data", "axes fraction"),
-                            xytext=(2, -10), textcoords="offset points", fontsize=7, color="0.3",
-                            rotation=90, va="top")
+        shown = [(name, value) for name, value in sorted(marks.items(), key=lambda kv: kv[1])
+                 if not (self.delta and value - self.f_opt <= 0)]  # f* sits at a log axis' floor
+        for i, (name, value) in enumerate(shown):
+            at = float(self(value))
+            draw(at, color="0.35", linestyle=":", linewidth=1)
+            if labels and which == "y":
+                right = i % 2 == 1
+                ax.annotate(plain(name), (1.0 if right else 0.0, at), xycoords=("axes fraction", "data"),
+                            xytext=(-2 if right else 2, 2), textcoords="offset points", fontsize=7,
+                            color="0.3", ha="right" if right else "left")
 
 
 def legend(fig, colors: dict[str, str], entries) -> None:

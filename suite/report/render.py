@@ -36,6 +36,28 @@ def _anchor(text: str, taken: set[str]) -> str:
     return anchor
 
 
+def _short_names(labels: list[str]) -> dict[str, str]:
+    """Navigation names: the family (``bowl``), with ``#k`` for instances and a count where a
+    family appears with several settings (``bowl 1``, ``bowl 2``)."""
+    def family(label: str) -> str:
+        return label.split("(")[0]
+
+    settings: dict[str, list[str]] = {}
+    for label in labels:
+        setting = label.rsplit("#", 1)[0] if label.rsplit("#", 1)[-1].isdigit() else label
+        found = settings.setdefault(family(label), [])
+        if setting not in found:
+            found.append(setting)
+    names = {}
+    for label in labels:
+        base, _, instance = label.rpartition("#")
+        setting = base if instance.isdigit() else label
+        same = settings[family(label)]
+        name = family(label) + (f" {same.index(setting) + 1}" if len(same) > 1 else "")
+        names[label] = name + (f" #{instance}" if instance.isdigit() and base else "")
+    return names
+
+
 def run_section(spec: SectionSpec, report: Report, *args) -> list:
     """The blocks of one section, or a note saying why it has none."""
     import matplotlib.pyplot as plt
@@ -121,6 +143,7 @@ def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> s
     for spec in run_specs:
         if spec.order < LANDSCAPES_AT:
             run_part(spec)
+    short = _short_names(report.landscapes)
     for landscape in report.landscapes:
         subs = []
         for spec in landscape_specs:
@@ -128,9 +151,9 @@ def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> s
             blocks = [_block(b, spec.name) for b in run_section(spec, report, landscape)]
             if blocks:
                 subs.append({"title": spec.title, "blocks": blocks})
-        anchor = _anchor(landscape.split("(")[0], taken)
+        anchor = _anchor(short[landscape], taken)
         parts.append({"kind": "landscape", "anchor": anchor, "title": landscape, "sections": subs})
-        nav.append({"anchor": anchor, "text": landscape.split("(")[0]})
+        nav.append({"anchor": anchor, "text": short[landscape]})
     for spec in run_specs:
         if spec.order >= LANDSCAPES_AT:
             run_part(spec)

@@ -410,7 +410,7 @@ def final_loss(report: Report, landscape: str):
         sns.boxplot(data=part, x="value", y="entry", hue="entry", order=order, hue_order=order,
                     palette=report.colors, ax=ax, fliersize=1.5, linewidth=0.8, legend=False,
                     log_scale=scale.delta)
-        scale.lines(ax, which="x")
+        scale.lines(ax, which="x", labels=False)
         ax.tick_params(axis="x", which="both", labelsize=6.5, labelrotation=30)
         ax.set_xlabel(f"{quantity.split()[0]} {scale.label}")
         ax.set_ylabel("")
@@ -421,7 +421,8 @@ def final_loss(report: Report, landscape: str):
     yield Figure(fig, caption=(
         "Box: quartiles over restarts, whiskers 1.5 × the interquartile range, dots beyond; the final "
         "loss (left) is where each restart stopped, the best loss (right) the lowest it reached. A gap "
-        "between them means restarts wandered off good points. Diverged restarts are not drawn"
+        "between them means restarts wandered off good points. Dotted lines are the landscape's reference "
+        "levels. Diverged restarts are not drawn"
         + (f" ({diverged})." if diverged else " (none diverged).")), flags=[flag] if flag else [])
 
 
