@@ -253,3 +253,19 @@ def test_navigation_names_tell_settings_and_instances_apart():
 
     assert _short_names(["bowl(c=1)", "bowl(c=1)#1", "bowl(c=10)", "pspin(n=3)"]) == {
         "bowl(c=1)": "bowl 1", "bowl(c=1)#1": "bowl 1 #1", "bowl(c=10)": "bowl 2", "pspin(n=3)": "pspin"}
+
+
+def test_a_top_place_that_flips_with_the_seed_reads_as_uncertain(run_dir):
+    from suite.report import Note, headline
+    from suite.report.sections import summary
+
+    report = Report(run_dir)
+    overall = report.overall.copy()
+    overall.loc[0, "top_share"] = 0.6  # as if another seed often made another entry first
+    report.__dict__["overall"] = overall
+    notes = [b for b in summary(report) if isinstance(b, Note) and b.kind == "warning"]
+    assert any("stays on top in 60% of" in n.text and "The ranking is uncertain" in n.text for n in notes)
+    assert "(uncertain: another seed could change the winner)" in headline(report)
+    overall.loc[0, "top_share"] = 0.99
+    assert not [b for b in summary(report) if isinstance(b, Note) and "uncertain" in b.text]
+    assert "uncertain" not in headline(report)
