@@ -54,6 +54,9 @@ def broken(report):
 def wrong(report):
     return ["<i>raw html</i>"]
 
+def bad_figure(report):
+    yield Figure("not a matplotlib figure", caption="never shown")
+
 def divergence(report):  # the README's example
     fig, axes = figures.new()
     for entry, rows in report.board.groupby("entry"):
@@ -67,6 +70,7 @@ def register_report_sections(register):
     register("plugin_landscape", per_landscape, title="Plugin per landscape", scope="landscape", order=170)
     register("broken", broken, title="Broken section", order=80)
     register("wrong", wrong, title="Wrong section", order=81)
+    register("bad_figure", bad_figure, title="Bad figure", order=82)
 '''
 
 
@@ -183,6 +187,7 @@ def test_plugin_strings_config_strings_and_results_strings_are_escaped(tmp_path,
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt; A sphere." in html
     assert "&lt;img src=x onerror=window.pwned=2&gt;" in html
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+    assert "No cell finished on this landscape; see &#39;Failures&#39; for why." in html
 
 
 def test_plugin_sections_are_laid_out_and_a_broken_one_is_contained(run_dir, tmp_path):
@@ -200,6 +205,7 @@ def test_plugin_sections_are_laid_out_and_a_broken_one_is_contained(run_dir, tmp
     assert "Mean divergence rate of each entry" in divergence
     assert "Section &#39;broken&#39; (plugin" in html and "RuntimeError: section exploded" in html
     assert "returned str, not a suite.report block" in html and "<i>raw html</i>" not in html
+    assert "Section &#39;bad_figure&#39; (plugin" in html and "never shown" not in html
     assert "Performance profile" in titles  # the rest of the report is intact
 
 

@@ -99,9 +99,8 @@ class Report:
 
     @functools.cached_property
     def landscapes(self) -> list[str]:
-        """Landscape labels in the order the run lists them."""
-        source = self.ok if not self.ok.empty else self.cells
-        return list(dict.fromkeys(source["landscape_label"])) if not source.empty else []
+        """Landscape labels in the order the run lists them (those where every cell failed too)."""
+        return list(dict.fromkeys(self.cells["landscape_label"])) if not self.cells.empty else []
 
     # --- the selection and the rankings -------------------------------------------
 

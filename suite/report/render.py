@@ -58,8 +58,13 @@ def _short_names(labels: list[str]) -> dict[str, str]:
     return names
 
 
-def run_section(spec: SectionSpec, report: Report, *args) -> list:
-    """The blocks of one section, or a note saying why it has none."""
+def run_section(spec: SectionSpec, report: Report, *args) -> list[dict]:
+    """The blocks of one section, ready for the template, or a note saying why it has none.
+
+    Rendering and converting (drawing figures, formatting tables) both happen
+    here, so a section that hands back a broken figure or table is contained
+    like one that raises.
+    """
     import matplotlib.pyplot as plt
 
     try:
@@ -69,15 +74,16 @@ def run_section(spec: SectionSpec, report: Report, *args) -> list:
             warnings.simplefilter("ignore", DeprecationWarning)  # seaborn calling matplotlib
             warnings.simplefilter("ignore", RuntimeWarning)  # log-axis ticks near float limits
             blocks = list(spec.render(report, *args) or [])
-        wrong = [b for b in blocks if not isinstance(b, BLOCKS)]
-        if wrong:
-            raise TypeError(f"returned {type(wrong[0]).__name__}, not a suite.report block "
-                            f"({', '.join(b.__name__ for b in BLOCKS)})")
-        return blocks
+            wrong = [b for b in blocks if not isinstance(b, BLOCKS)]
+            if wrong:
+                raise TypeError(f"returned {type(wrong[0]).__name__}, not a suite.report block "
+                                f"({', '.join(b.__name__ for b in BLOCKS)})")
+            return [_block(b, spec.name) for b in blocks]
     except Exception as exc:  # noqa: BLE001 - one broken section never takes the report down
         plt.close("all")
-        return [Note(f"Section {spec.name!r} (plugin {spec.plugin!r}) failed: {one_line(exc)[:500]}",
-                     kind="warning")]
+        note = Note(f"Section {spec.name!r} (plugin {spec.plugin!r}) failed: {one_line(exc)[:500]}",
+                    kind="warning")
+        return [_block(note, spec.name)]
 
 
 def _cell(value, float_format: str) -> dict:
@@ -87,8 +93,12 @@ def _cell(value, float_format: str) -> dict:
         value = float(value)
         if math.isnan(value):
             return {"text": "", "num": True, "sort": ""}
-        text = "∞" if math.isinf(value) and value > 0 else float_format.format(value) \
-            if not float(value).is_integer() or abs(value) >= 1e6 else f"{int(value)}"
+        if math.isinf(value):
+            text = "∞" if value > 0 else "−∞"
+        elif value.is_integer() and abs(value) < 1e6:
+            text = f"{int(value)}"
+        else:
+            text = float_format.format(value)
         return {"text": text, "num": True, "sort": "Infinity" if math.isinf(value) else repr(value)}
     return {"text": str(value), "num": False}
 
@@ -107,7 +117,8 @@ def _block(block, section: str) -> dict:
                 "rows": [[_cell(v, block.float_format) for v in row]
                          for row in frame.itertuples(index=False, name=None)],
                 "caption": str(block.caption), "sortable": block.sortable}
-    assert isinstance(block, Figure)
+    if not isinstance(block, Figure):  # run_section lets only blocks through
+        raise TypeError(f"not a suite.report block: {type(block).__name__}")
     return {"kind": "figure", "png": block.png_base64(), "caption": str(block.caption),
             "flags": [str(f) for f in block.flags], "alt": str(block.alt or block.caption),
             "section": section}
@@ -133,7 +144,7 @@ def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> s
 
     def run_part(spec):
         say(spec.title)
-        blocks = [_block(b, spec.name) for b in run_section(spec, report)]
+        blocks = run_section(spec, report)
         if not blocks:
             return
         anchor = _anchor(spec.title, taken)
@@ -148,7 +159,7 @@ def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> s
         subs = []
         for spec in landscape_specs:
             say(f"{landscape} · {spec.title}")
-            blocks = [_block(b, spec.name) for b in run_section(spec, report, landscape)]
+            blocks = run_section(spec, report, landscape)
             if blocks:
                 subs.append({"title": spec.title, "blocks": blocks})
         anchor = _anchor(short[landscape], taken)

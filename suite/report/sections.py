@@ -59,8 +59,9 @@ def summary(report: Report):
         return
     top = report.overall.iloc[0]
     share = float(top["top_share"])
+    ranked = report.board["landscape_label"].nunique()
     yield Text(f"Top entry: {top['entry']} (mean rank {top['mean_rank']:.2f} over "
-               f"{_count(len(report.landscapes), 'landscape')}, first on {int(top['wins'])}; "
+               f"{_count(ranked, 'landscape')} with finished cells, first on {int(top['wins'])}; "
                f"performance-profile score {top['profile_score']:.2f}).")
     resamples = report.stability["resamples"]
     text = (f"It stays on top in {share:.0%} of {resamples} bootstrap replicates "
@@ -275,8 +276,11 @@ def _landscape_figure(report: Report, landscape: str, fig, entries, caption: str
 
 def landscape_table(report: Report, landscape: str):
     """The landscape's leaderboard: each entry at its selected setting, with ERT intervals."""
-    info = report.f_star(landscape)
     name = landscape.split("(")[0]
+    if report.landscape_cells(landscape).empty:
+        yield Note("No cell finished on this landscape; see 'Failures' for why.", kind="warning")
+        return
+    info = report.f_star(landscape)
     doc = report.plan.get("components", {}).get("landscapes", {}).get(name, {}).get("doc", "")
     if doc:
         yield Text(doc)
