@@ -155,6 +155,29 @@ def _project(data, sigma):
     return retract(sigma)
 
 
+def _sign_fixed(data, sigma):
+    """For even p, H(−σ) = H(σ): the representative with Σσ ≥ 0 (for clustering minima)."""
+    del data
+    return jnp.where(jnp.sum(sigma) < 0, -sigma, sigma)
+
+
+def index_at(u: float, p: int) -> float:
+    """α(u) = F_sc(u/E_∞): the index of critical points of energy u as N → ∞.
+
+    F_sc(y) = ½ + (y√(1−y²) + arcsin y)/π, the semicircle law's distribution
+    function, clipped to [0, 1] (Auffinger, Ben Arous & Černý 2010; Subag 2015):
+    0 at and below the threshold −E_∞, ½ at u = 0.
+    """
+    y = float(np.clip(u / -threshold_energy(p), -1.0, 1.0))
+    return float(np.clip(0.5 + (y * math.sqrt(1 - y * y) + math.asin(y)) / math.pi, 0.0, 1.0))
+
+
+def index_curve(p: int) -> tuple[tuple[float, float], ...]:
+    """α(u) sampled from the ground state to E_∞, for the diagnostics' index-vs-loss figure."""
+    return tuple((float(u), index_at(float(u), p))
+                 for u in np.linspace(GROUND_STATE[p], -threshold_energy(p), 61))
+
+
 def _check_memory(n: int, p: int) -> None:
     needed = 4 * n**p
     try:
@@ -175,6 +198,7 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     _check_memory(n, p)
     data = {"couplings": couplings(key, n, p)}
     levels = (("ground state (N → ∞)", GROUND_STATE[p]), ("threshold", threshold_energy(p)))
+    extra = {"symmetry_fn": _sign_fixed if p % 2 == 0 else None, "index_curve": index_curve(p)}
     if p == 2:
         # u = σᵀJσ/N^{3/2} on |σ|² = N: the minimum is the bottom eigenvalue of
         # J/√N, at ±√N times its eigenvector; exact for this instance.
@@ -182,10 +206,10 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
         f_opt = float(values[0] / math.sqrt(n))
         x_opt = jnp.asarray(vectors[:, 0] * math.sqrt(n), jnp.float32)
         return suite.Landscape(data=data, init_fn=_init, loss_fn=_loss, project_fn=_project,
-                               f_opt=f_opt, x_opt=x_opt, tags=("saddles",), levels=levels)
+                               f_opt=f_opt, x_opt=x_opt, tags=("saddles",), levels=levels, **extra)
     return suite.Landscape(data=data, init_fn=_init, loss_fn=_loss, project_fn=_project,
                            f_opt=GROUND_STATE[p], f_opt_kind="reference",
-                           tags=("saddles", "multimodal"), levels=levels)
+                           tags=("saddles", "multimodal"), levels=levels, **extra)
 
 
 @suite.hookimpl

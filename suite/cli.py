@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+    run.add_argument("--diagnose", metavar="NAMES",
+                     help="landscape diagnostics, comma-separated: hessian, layers, path, minima, "
+                          "pictures, or all (default: none)")
+    run.add_argument("--diagnose-restarts", type=_int("--diagnose-restarts"),
+                     help="restarts per cell the end-point diagnostics examine (default 64)")
 
     report = sub.add_parser(
         "report", help="write the self-contained HTML report of a run folder",
@@ -215,7 +220,8 @@ def _build_config(args):
             ("--wrap", args.wrap),
             ("--restarts", args.restarts), ("--instances", args.instances),
             ("--steps", args.steps), ("--seed", args.seed),
-            ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk)) if value]
+            ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk),
+            ("--diagnose", args.diagnose), ("--diagnose-restarts", args.diagnose_restarts)) if value]
         if clashing:
             raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
         path = Path(args.resume)
@@ -236,6 +242,11 @@ def _build_config(args):
         config.optimizers = [cfg.parse_optimizer(t, "--optimizer") for t in args.optimizer]
     if args.wrap:
         config.wrappers = [cfg.Component(*cfg.parse_component(t, "--wrap")) for t in args.wrap]
+    if args.diagnose:
+        names = [n.strip() for n in args.diagnose.split(",") if n.strip()]
+        config.diagnostics = list(cfg.DIAGNOSTICS) if names == ["all"] else names
+    if args.diagnose_restarts is not None:
+        config.diagnose_restarts = args.diagnose_restarts
     for name in ("restarts", "instances", "steps", "seed", "batch", "chunk"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))

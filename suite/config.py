@@ -57,7 +57,10 @@ RUN_KEYS = {
     "chunk": "steps per compiled chunk (progress and early stop between chunks); 0: automatic",
     "batch": "most restarts per compiled batch; 0: sized to device memory",
     "plugins": "single-file plugins to load",
+    "diagnostics": "landscape diagnostics to compute: hessian, layers, path, minima, pictures (default none)",
+    "diagnose_restarts": "restarts per cell whose end points the diagnostics examine (the first ones)",
 }
+DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures")  # suite.diagnostics.DIAGNOSTICS
 # A wrapper starts where "+" is followed by a name: "1e+3" stays one number.
 _WRAP_SPLIT = re.compile(r"\+(?=[A-Za-z_])")
 
@@ -91,11 +94,13 @@ class RunConfig:
     batch: int = 0
     plugins: list[str] = dataclasses.field(default_factory=list)
     wrappers: list[Component] = dataclasses.field(default_factory=list)  # around every optimizer
+    diagnostics: list[str] = dataclasses.field(default_factory=list)
+    diagnose_restarts: int = 64
 
     def check(self) -> None:
         """Checks the sizes; names and parameters are checked by :func:`resolve`."""
         for name, low in (("seed", 0), ("restarts", 1), ("instances", 1), ("steps", 1), ("checkpoints", 2),
-                          ("chunk", 0), ("batch", 0)):
+                          ("chunk", 0), ("batch", 0), ("diagnose_restarts", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise UsageError(f"{name} must be an integer >= {low}; got {value!r}")
@@ -105,6 +110,11 @@ class RunConfig:
             raise UsageError(f"targets must be a non-empty list of positive numbers; got {targets!r}")
         if list(targets) != sorted(targets, reverse=True):
             raise UsageError("targets must be in descending order (the last is the hardest)")
+        if not isinstance(self.diagnostics, list) or not all(isinstance(d, str) for d in self.diagnostics):
+            raise UsageError(f"diagnostics must be a list of names; got {self.diagnostics!r}")
+        for name in self.diagnostics:
+            if name not in DIAGNOSTICS:
+                raise UsageError(f"unknown diagnostic {name!r}; choose from: {', '.join(DIAGNOSTICS)}, all")
         if not self.landscapes:
             raise UsageError("no landscape given; add --landscape NAME or a [[landscape]] table")
         if not self.optimizers:

@@ -46,6 +46,9 @@ class Summary(NamedTuple):
     diverged: jax.Array  # int32: first step with a non-finite loss, or -1
     ckpt_loss: jax.Array  # [n_ckpt]: f at the checkpoint steps
     ckpt_best: jax.Array  # [n_ckpt]: best-so-far at the checkpoint steps
+    # Diagnostics, None unless asked for (then the program is the plain one):
+    ckpt_layers: Any = None  # [n_ckpt, n_layers]: ‖∂f/∂θ_l‖ at the checkpoint steps
+    ckpt_params: Any = None  # [n_ckpt, n_params]: the point itself (2-D landscapes' pictures)
 
     # ``hit`` is written sparsely: when a step takes ``reached`` from a to b,
     # only hit[b − 1] is set. Targets are nested (descending), so targets a..b−1
@@ -81,12 +84,16 @@ class Static:
       static_hparams: (name, value) pairs of non-float hyperparameters.
       chunk: steps per chunk (scan length).
       wrappers: ``(name, wrap, static pairs)`` per wrapper, innermost first.
+      layers: record per-layer gradient norms at the checkpoints (layered landscapes).
+      trace: record the point at the checkpoints (for pictures of 2-D landscapes).
     """
 
     factory: Callable[..., optax.GradientTransformation]
     static_hparams: tuple
     chunk: int
     wrappers: tuple = ()
+    layers: bool = False
+    trace: bool = False
 
     def transformation(self, traced: dict) -> optax.GradientTransformationExtraArgs:
         """The optimizer inside its wrappers; ``traced`` holds ``name`` and ``wrapper.name`` keys."""
@@ -100,6 +107,16 @@ class Static:
 
 def _finished(summary: Summary) -> jax.Array:
     return (summary.diverged >= 0) | (summary.reached == summary.hit.shape[-1])
+
+
+def _layer_norms(grad) -> jax.Array:
+    """‖g_l‖ per layer of a layered landscape's gradient (a list, input layer first)."""
+    return jnp.stack([jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(layer)))
+                      for layer in grad]).astype(jnp.float32)
+
+
+def _flat(params) -> jax.Array:
+    return jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)]).astype(jnp.float32)
 
 
 def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Array):
@@ -136,13 +153,20 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
     # at checkpoint steps, not at every step.
     at_ckpt = ctx.ckpt_steps == t
 
+    # Diagnostics ride along in the same branch; without them these are None
+    # and the program is exactly the plain one.
+    extra = (s.ckpt_layers, s.ckpt_params)
+
     def record(arrays):
         pos = jnp.argmax(at_ckpt)
-        return tuple(a.at[pos].set(jnp.where(evaluating, v, a[pos]))
-                     for a, v in zip(arrays, (loss, best)))
+        values = (loss, best,
+                  None if s.ckpt_layers is None else _layer_norms(grad),
+                  None if s.ckpt_params is None else _flat(state.params))
+        return tuple(None if a is None else a.at[pos].set(jnp.where(evaluating, v, a[pos]))
+                     for a, v in zip(arrays, values, strict=True))
 
-    ckpt_loss, ckpt_best = jax.lax.cond(jnp.any(at_ckpt), record, lambda a: a,
-                                        (s.ckpt_loss, s.ckpt_best))
+    ckpt_loss, ckpt_best, ckpt_layers, ckpt_params = jax.lax.cond(
+        jnp.any(at_ckpt), record, lambda a: a, (s.ckpt_loss, s.ckpt_best, *extra))
     summary = Summary(
         loss=loss,
         best=best,
@@ -152,6 +176,8 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
         diverged=jnp.where(evaluating & ~finite & (s.diverged < 0), t, s.diverged),
         ckpt_loss=ckpt_loss,
         ckpt_best=ckpt_best,
+        ckpt_layers=ckpt_layers,
+        ckpt_params=ckpt_params,
     )
     # Optimizers that ignore `key` leave its fold_in as dead code; XLA drops it.
     updates, opt_state = tx.update(
@@ -189,6 +215,9 @@ def init(static: Static, landscape: Landscape, hparams: dict, restart_ids: jax.A
             diverged=jnp.full((n,), NOT_REACHED, jnp.int32),
             ckpt_loss=jnp.full((n, n_ckpt), jnp.nan, jnp.float32),
             ckpt_best=jnp.full((n, n_ckpt), jnp.inf, jnp.float32),
+            ckpt_layers=jnp.full((n, n_ckpt, len(starts)), jnp.nan, jnp.float32) if static.layers else None,
+            ckpt_params=(jnp.full((n, n_ckpt, _flat(jax.tree.map(lambda x: x[0], starts)).size), jnp.nan,
+                                  jnp.float32) if static.trace else None),
         )
         return RestartState(starts, opt_state, keys, summary)
 

@@ -28,6 +28,8 @@ from pathlib import Path
 import pandas as pd
 
 TABLES = ("restarts", "cells", "curves")
+# Written only by runs with diagnostics (``suite.diagnostics``).
+DIAGNOSTIC_TABLES = ("layers", "paths", "pictures")
 
 
 class RunDir:
@@ -76,6 +78,8 @@ class RunDir:
         """Concatenates every finished cell into the top-level tables, and writes them."""
         tables = self.collect()
         for name, table in tables.items():
+            if name in DIAGNOSTIC_TABLES and table.empty:
+                continue  # a run without diagnostics has none of their tables
             tmp = self.path / f".{name}.parquet.tmp"
             table.to_parquet(tmp, index=False)
             os.replace(tmp, self.path / f"{name}.parquet")
@@ -83,10 +87,10 @@ class RunDir:
 
     def collect(self) -> dict[str, pd.DataFrame]:
         """The top-level tables as the cells written so far make them (nothing is written)."""
-        frames: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
+        frames: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES + DIAGNOSTIC_TABLES}
         if self.parts.is_dir():
             for part in sorted(p for p in self.parts.iterdir() if not p.name.startswith(".")):
-                for name in TABLES:
+                for name in frames:
                     file = part / f"{name}.parquet"
                     if file.is_file():
                         frames[name].append(pd.read_parquet(file))
@@ -97,7 +101,7 @@ class RunDir:
         if not tables["cells"].empty:
             tables["cells"] = tables["cells"].sort_values("order", kind="stable").reset_index(drop=True)
             order = dict(zip(tables["cells"]["cell_id"], tables["cells"]["order"]))
-            for name in ("restarts", "curves"):
+            for name in ("restarts", "curves", *DIAGNOSTIC_TABLES):
                 if not tables[name].empty:
                     key = tables[name]["cell_id"].map(order)
                     tables[name] = (tables[name].assign(_order=key)
@@ -114,14 +118,13 @@ class RunDir:
         """
         top = [self.path / f"{name}.parquet" for name in TABLES]
         parts = [p for p in self.parts.iterdir() if not p.name.startswith(".")] if self.parts.is_dir() else []
-        if all(f.is_file() for f in top):
-            oldest = min(f.stat().st_mtime for f in top)
-            if all(p.stat().st_mtime <= oldest for p in parts):
-                return {name: pd.read_parquet(f) for name, f in zip(TABLES, top, strict=True)}
-        if parts:
+        fresh = all(f.is_file() for f in top) and all(
+            p.stat().st_mtime <= min(f.stat().st_mtime for f in top) for p in parts)
+        if parts and not fresh:
             return self.collect()
-        return {name: pd.read_parquet(f) if f.is_file() else pd.DataFrame()
-                for name, f in zip(TABLES, top, strict=True)}
+        return {name: pd.read_parquet(self.path / f"{name}.parquet")
+                if (self.path / f"{name}.parquet").is_file() else pd.DataFrame()
+                for name in TABLES + DIAGNOSTIC_TABLES}
 
     @property
     def plan_path(self) -> Path:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from suite import program
+from suite import diagnostics, program
 from suite.config import (
     Cell,
     LandscapeCell,
@@ -49,7 +49,7 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 # Columns of cells.parquet that say how a cell was executed, not what it
 # computed: they differ between an interrupted-and-resumed run and a whole one.
 EXECUTION_COLUMNS = ("compile_seconds", "run_seconds", "seconds_per_step", "batch",
-                     "program_cells", "steps_run")
+                     "program_cells", "steps_run", "diagnostics_seconds")
 # Live memory per restart relative to its state (params + optimizer state):
 # the state in and out of the scan step, gradient, updates and temporaries.
 STATE_MEMORY_FACTOR = 8
@@ -184,6 +184,9 @@ class GroupResult:
     run_seconds: float
     steps_run: int
     batch: int
+    # Per setting: what the end-point pass and the checkpoints found (empty without diagnostics).
+    diagnostics: list = dataclasses.field(default_factory=list)
+    diagnostics_seconds: float = 0.0
 
 
 def run_group(instance: Landscape, settings: list[OptimizerSetting], config: RunConfig,
@@ -195,7 +198,12 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     first = settings[0]
     hparams = {n: jnp.asarray([s.traced[n] for s in settings], jnp.float32) for n in first.traced}
     chunk = config.chunk or default_chunk(config.steps)
-    static = program_static(first, chunk)
+    asked = set(config.diagnostics)
+    n_params = diagnostics.flatten(instance.init(jax.random.key(0)))[0].shape[0]
+    static = program_static(first, chunk, layers="layers" in asked and instance.layered,
+                            trace="pictures" in asked and n_params == 2)
+    end_point = tuple(d for d in diagnostics.END_POINT if d in asked)
+    sample = min(config.diagnose_restarts, config.restarts) if end_point else 0
     f_opt = 0.0 if instance.f_opt is None else instance.f_opt
     ctx = program.Context(
         steps=jnp.asarray(config.steps, jnp.int32),
@@ -212,6 +220,8 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     _, init_stream, noise_stream = streams_
 
     pieces, steps_run, run_seconds = [], 0, 0.0
+    found: list[dict] = [{} for _ in settings]
+    diag_seconds = 0.0
     # Progress counts cells: one unit is every step of every restart of a cell.
     per_step = n_settings / ((config.steps + 1) * restarts)
     for b in range(n_batches):
@@ -232,18 +242,95 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         run_seconds += time.perf_counter() - start
         progress.advance(per_step * max(0, config.steps + 1 - t0) * real)
         steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
-        pieces.append({k: v[:, :real] for k, v in summary._asdict().items()})
+        pieces.append({k: v[:, :real] for k, v in summary._asdict().items() if v is not None})
+        take = min(sample - b * batch, real)
+        if take > 0:
+            start = time.perf_counter()
+            _end_point_pass(instance, states.params, ids[:take], init_stream, end_point, found, n_params)
+            diag_seconds += time.perf_counter() - start
     summary = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
     summary["hit"] = complete_hits(summary["hit"], summary["reached"])
     _fill_checkpoints(summary, np.asarray(ctx.ckpt_steps))
-    return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch)
+    if end_point or static.layers or static.trace:
+        start = time.perf_counter()
+        found = [_finish_diagnostics(instance, f, summary, h, end_point, static.trace)
+                 for h, f in enumerate(found)]
+        diag_seconds += time.perf_counter() - start
+    else:
+        found = []
+    return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch, found, diag_seconds)
 
 
-def program_static(setting: OptimizerSetting, chunk: int) -> program.Static:
+def _end_point_pass(instance, params, ids, init_stream, which, found, n_params) -> None:
+    """The extra pass over one batch's sampled restarts; appends per-setting arrays to ``found``."""
+    starts = jax.vmap(lambda rid: instance.init(jax.random.fold_in(init_stream, rid)))(ids)
+    ends = jax.tree.map(lambda x: x[:, :ids.shape[0]], params)
+    key = jax.random.fold_in(init_stream, 0x5EED)
+    out = jax.vmap(lambda e: diagnostics.end_points(
+        instance, starts, e, key, which=which, exact=n_params <= diagnostics.EXACT_LIMIT))(ends)
+    out = jax.device_get(out)
+    flat_starts = np.asarray(jax.vmap(lambda p: diagnostics.flatten(p)[0])(starts))
+    flat_ends = np.asarray(jax.vmap(jax.vmap(lambda p: diagnostics.flatten(p)[0]))(ends))
+    for h, mine in enumerate(found):
+        for name, value in out.items():
+            mine.setdefault(name, []).append(np.asarray(value[h]))
+        # The plane picture needs points, but only three per setting: keep restart 0's
+        # start and end and the lowest end point seen so far.
+        if "pictures" in which and n_params > 2:
+            losses = np.asarray(out["loss"][h])
+            best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan))) if np.isfinite(losses).any() else 0
+            if "plane_a" not in mine:
+                mine["plane_a"], mine["plane_b"] = flat_starts[0], flat_ends[h, 0]
+            if losses[best] < mine.get("plane_best_loss", np.inf):
+                mine["plane_best_loss"], mine["plane_c"] = float(losses[best]), flat_ends[h, best]
+
+
+def _finish_diagnostics(instance, found: dict, summary: dict, h: int, which: tuple, trace: bool) -> dict:
+    """Per-setting diagnostics on the host: classes, barriers, basins and pictures."""
+    out: dict = {}
+    for name in ("loss", "grad_norm", "lambda_min", "lambda_max", "index"):
+        if name in found:
+            out[name] = np.concatenate(found[name])
+    if "path" in found:
+        out["path"] = np.concatenate(found["path"])
+        out["barrier"] = diagnostics.barriers(out["path"])
+    if "index" in out:
+        out["class"] = diagnostics.classify(out["grad_norm"], out["index"])
+    if "distance" in found:
+        # Batches are compared within themselves only: the sample lies in the first batch
+        # unless it is larger than one batch, and then basins are counted per batch.
+        labels, offset = [], 0
+        for block, losses in zip(found["distance"], found["loss"], strict=True):
+            mine = diagnostics.cluster(block, losses)
+            labels.append(np.where(mine >= 0, mine + offset, -1))
+            offset += int(mine.max(initial=-1)) + 1
+        out["basin"] = np.concatenate(labels)
+    if "plane_a" in found:
+        _, unravel = diagnostics.flatten(instance.init(jax.random.key(0)))
+        grid, coords = diagnostics.plane(instance, *(unravel(jnp.asarray(found[k])) for k in
+                                                     ("plane_a", "plane_b", "plane_c")), jnp.float32(0.25))
+        out["plane"] = (np.asarray(grid), np.asarray(coords))
+    if "ckpt_layers" in summary:
+        out["layers"] = summary["ckpt_layers"][h]  # [restarts, n_ckpt, n_layers]
+    if trace and "ckpt_params" in summary:
+        paths = summary["ckpt_params"][h][:diagnostics.TRACE_RESTARTS]  # [k, n_ckpt, 2]
+        points = paths[np.isfinite(paths).all(-1)]
+        if points.size:
+            lows, highs = points.min(0), points.max(0)
+            pad = np.maximum(0.15 * (highs - lows), 1e-3)
+            lows, highs = lows - pad, highs + pad
+            grid = np.asarray(diagnostics.contour(instance, jnp.asarray(lows, jnp.float32),
+                                                  jnp.asarray(highs, jnp.float32)))
+            out["contour"] = (grid, lows, highs, paths)
+    return out
+
+
+def program_static(setting: OptimizerSetting, chunk: int, *, layers: bool = False,
+                   trace: bool = False) -> program.Static:
     """What shapes the program of ``setting``: shared by every setting of its group."""
     own = tuple((p.name, setting.values[p.name]) for p in setting.spec.params if not p.traced)
     wrappers = tuple((w.spec.name, w.spec.wrap, w.static) for w in setting.wrappers)
-    return program.Static(setting.spec.factory, own, chunk, wrappers)
+    return program.Static(setting.spec.factory, own, chunk, wrappers, layers, trace)
 
 
 def _batch_size(static, instance, hparams, ctx, budget, config, n_settings) -> int:
@@ -342,6 +429,96 @@ def curve_table(cell: Cell, summary: dict, ckpt_steps: np.ndarray) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def diagnostic_restart_columns(diag: dict, n: int) -> dict:
+    """Per-restart columns of the end-point diagnostics (missing outside the sample)."""
+    def padded(values, fill, dtype):
+        out = np.full(n, fill, dtype=dtype)
+        out[:len(values)] = values
+        return out
+
+    columns = {}
+    sampled = len(diag.get("grad_norm", []))
+    if sampled:
+        columns["diagnosed"] = padded(np.ones(sampled, bool), False, bool)
+        columns["end_grad_norm"] = padded(diag["grad_norm"], np.nan, np.float64)
+    for name, column in (("index", "hessian_index"), ("lambda_min", "lambda_min"), ("lambda_max", "lambda_max")):
+        if name in diag:
+            columns[column] = padded(diag[name], np.nan, np.float64)
+    if "class" in diag:
+        columns["end_class"] = padded(diag["class"], "", object)
+    if "barrier" in diag:
+        columns["path_barrier"] = pd.array(padded(diag["barrier"].astype(float), np.nan, np.float64)).astype("boolean")
+    if "basin" in diag:
+        columns["basin"] = pd.array(padded(diag["basin"], -1, np.int64), dtype="Int64")
+        columns["basin"][columns["basin"] < 0] = pd.NA
+    return columns
+
+
+def diagnostic_cell_columns(diag: dict) -> dict:
+    """Per-cell summaries of the diagnostics: end-point classes, basins, barriers, layer ratio."""
+    row = {}
+    if "class" in diag:
+        for name in diagnostics.CLASSES:
+            row[f"{name.replace(' ', '_')}_rate"] = float(np.mean(diag["class"] == name))
+    if "basin" in diag:
+        basins = diag["basin"][diag["basin"] >= 0]
+        row["basins_found"] = int(len(np.unique(basins)))
+        if "class" in diag:  # basins holding an end point that is a minimum
+            row["minima_found"] = int(len(np.unique(diag["basin"][(diag["basin"] >= 0)
+                                                                   & (diag["class"] == "minimum")])))
+        row["best_basin_share"] = float(np.mean(diag["basin"] == 0)) if len(diag["basin"]) else float("nan")
+    if "barrier" in diag:
+        row["barrier_rate"] = float(np.mean(diag["barrier"]))
+    if "layers" in diag:
+        final = diag["layers"][:, -1, :]  # restarts × layers at the last checkpoint
+        with np.errstate(divide="ignore", invalid="ignore"):
+            row["layer_ratio_first_last"] = float(np.nanmedian(final[:, 0] / final[:, -1]))
+    return row
+
+
+def diagnostic_tables(cell: Cell, diag: dict, ckpt_steps: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The diagnostics' own tables for one cell: layers, paths, pictures."""
+    tables = {}
+    if "layers" in diag:
+        norms = diag["layers"]  # [restarts, n_ckpt, layers]
+        qs = np.nanquantile(norms, [0.25, 0.5, 0.75], axis=0) if np.isfinite(norms).any() else \
+            np.full((3,) + norms.shape[1:], np.nan)
+        steps, layers = np.meshgrid(ckpt_steps, np.arange(norms.shape[-1]), indexing="ij")
+        tables["layers"] = pd.DataFrame({"cell_id": cell.id, "step": steps.ravel().astype(np.int64),
+                                         "layer": layers.ravel().astype(np.int64), "q25": qs[0].ravel(),
+                                         "q50": qs[1].ravel(), "q75": qs[2].ravel()})
+    if "path" in diag:
+        big = np.finfo(np.float64).max
+        values = np.minimum(finite_or_inf(diag["path"]), big)
+        qs = np.where(np.quantile(values, QUANTILES, axis=0) >= big, np.inf, np.quantile(values, QUANTILES, axis=0))
+        tables["paths"] = pd.DataFrame({"cell_id": cell.id, "alpha": diagnostics.ALPHAS,
+                                        **{f"q{round(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)}})
+    pictures = []
+    if "plane" in diag:
+        grid, coords = diag["plane"]
+        ticks = np.linspace(-0.25, 1.25, grid.shape[0])
+        u, v = np.meshgrid(ticks, ticks)
+        pictures.append(pd.DataFrame({"cell_id": cell.id, "kind": "plane", "restart": -1,
+                                      "x": u.ravel(), "y": v.ravel(), "loss": grid.ravel()}))
+        pictures.append(pd.DataFrame({"cell_id": cell.id, "kind": "plane_points", "restart": [0, 0, -1],
+                                      "x": coords[:, 0], "y": coords[:, 1],
+                                      "loss": [np.nan, np.nan, np.nan]}))
+    if "contour" in diag:
+        grid, lows, highs, paths = diag["contour"]
+        xs, ys = np.meshgrid(np.linspace(lows[0], highs[0], grid.shape[1]),
+                             np.linspace(lows[1], highs[1], grid.shape[0]))
+        pictures.append(pd.DataFrame({"cell_id": cell.id, "kind": "contour", "restart": -1,
+                                      "x": xs.ravel(), "y": ys.ravel(), "loss": grid.ravel()}))
+        k, n_ckpt = paths.shape[:2]
+        pictures.append(pd.DataFrame({"cell_id": cell.id, "kind": "trajectory",
+                                      "restart": np.repeat(np.arange(k), n_ckpt),
+                                      "x": paths[..., 0].ravel(), "y": paths[..., 1].ravel(),
+                                      "loss": np.nan, "step": np.tile(ckpt_steps, k)}))
+    if pictures:
+        tables["pictures"] = pd.concat(pictures, ignore_index=True)
+    return tables
+
+
 def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: str = "",
              restarts: pd.DataFrame | None = None, result: GroupResult | None = None,
              instance: Landscape | None = None, n_settings: int = 0,
@@ -381,6 +558,10 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
         "median_final_loss": float(np.median(finite_or_inf(final))),
         "best_loss": float(np.min(finite_or_inf(restarts["best_loss"].to_numpy()))),
         "divergence_rate": float(restarts["diverged_step"].notna().mean()),
+        # The theoretical index of critical points against loss, for the diagnostics' figure.
+        "index_curve": json.dumps(list(instance.index_curve)) if instance is not None else "[]",
+        "diagnostics": ",".join(config.diagnostics),
+        "diagnostics_seconds": result.diagnostics_seconds / max(n_settings, 1),
     }
     for target in config.targets:
         name = target_label(target)
@@ -451,14 +632,18 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
             continue
         for h, cell in enumerate(group):
             summary = {k: v[h] for k, v in result.summary.items()}
+            diag = result.diagnostics[h] if result.diagnostics else {}
             restarts = restart_table(cell, summary, config)
+            for name, column in diagnostic_restart_columns(diag, len(restarts)).items():
+                restarts[name] = column
             row = cell_row(cell, order[cell.id], config, status="ok", restarts=restarts,
                            result=result, instance=instance, n_settings=len(group),
-                           device=device_name)
+                           device=device_name) | diagnostic_cell_columns(diag)
             run_dir.write_cell(cell.id, "ok", {
                 "restarts": restarts,
                 "cells": pd.DataFrame([row]),
                 "curves": curve_table(cell, summary, ckpts),
+                **diagnostic_tables(cell, diag, np.asarray(ckpts)),
             })
             counts["ran"] += 1
     return counts

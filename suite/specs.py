@@ -32,7 +32,7 @@ F_OPT_KINDS = ("exact", "reference")
     jax.tree_util.register_dataclass,
     data_fields=["data", "f_opt", "x_opt"],
     meta_fields=["init_fn", "loss_fn", "project_fn", "tags", "stochastic", "f_opt_kind",
-                 "levels", "layered"],
+                 "levels", "layered", "symmetry_fn", "index_curve"],
 )
 @dataclasses.dataclass(frozen=True)
 class Landscape:
@@ -55,6 +55,13 @@ class Landscape:
         ``(("threshold", -1.633),)`` for the p-spin threshold energy.
       layered: whether ``params`` is a sequence with one entry per layer, so
         that :meth:`layer_gradient_norms` is meaningful.
+      symmetry_fn: ``symmetry_fn(data, params) -> params``, a canonical
+        representative of the points the loss cannot tell apart (σ ↦ −σ for an
+        even-p spin glass), so that clustering end points counts minima up to
+        symmetry; ``None`` when there is none.
+      index_curve: ``((loss, index), ...)``, the theoretical index of critical
+        points against their loss, drawn on the diagnostics' index-vs-loss
+        figure (the p-spin's α(u)).
 
     Write ``init_fn``/``loss_fn``/``project_fn`` as module-level functions, or
     as frozen dataclass instances when they carry a static setting (a
@@ -73,6 +80,8 @@ class Landscape:
     f_opt_kind: str = "exact"
     levels: tuple[tuple[str, float], ...] = ()
     layered: bool = False
+    symmetry_fn: Callable[[PyTree, Params], Params] | None = None
+    index_curve: tuple[tuple[float, float], ...] = ()
 
     def init(self, key: PRNGKey) -> Params:
         """Initial point of one restart, projected onto the constraint set."""

@@ -51,6 +51,9 @@ def run_main(capsys, *argv):
     (["run", "--plugin", "missing.py"], "plugin file 'missing.py' does not exist"),
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["run", "--diagnose", "hessan"],
+     "unknown diagnostic 'hessan'; choose from: hessian, layers, path, minima, pictures, all"),
+    (["run", "--diagnose-restarts", "0"], "diagnose_restarts must be an integer >= 1; got 0"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, argv, message):
     code, out, err = run_main(capsys, *argv)

@@ -46,6 +46,10 @@ class Report:
         self.cells: pd.DataFrame = tables["cells"]
         self.restarts: pd.DataFrame = tables["restarts"]
         self.curves: pd.DataFrame = tables["curves"]
+        # Diagnostics' tables (empty unless the run asked for them; see suite.diagnostics).
+        self.layers: pd.DataFrame = tables.get("layers", pd.DataFrame())
+        self.paths: pd.DataFrame = tables.get("paths", pd.DataFrame())
+        self.pictures: pd.DataFrame = tables.get("pictures", pd.DataFrame())
         self.metadata: dict = run.read_metadata()
         self.plan: dict = run.read_plan()
         self.config_text = run.config_path.read_text() if run.config_path.is_file() else ""

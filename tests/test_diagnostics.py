@@ -1,0 +1,201 @@
+"""Diagnostics: Hessian index and end-point classes, Lanczos, straight paths, layer norms, cost when off."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+import suite
+from conftest import small_config
+from suite import config as cfg
+from suite import diagnostics, runner
+from suite.config import Cell
+from suite.results import RunDir
+
+
+def _landscape(loss, dim):
+    return suite.Landscape(data={}, init_fn=lambda data, key: jnp.zeros(dim),
+                           loss_fn=lambda data, x, key: loss(x))
+
+
+def _end_point(landscape, point, which=("hessian",), exact=True):
+    points = jnp.asarray([point], jnp.float32)
+    out = diagnostics.end_points(landscape, points, points, jax.random.key(0), which=which, exact=exact)
+    return jax.tree.map(lambda a: np.asarray(a)[0], out)
+
+
+def test_the_index_of_known_critical_points():
+    bowl = _landscape(lambda x: 0.5 * jnp.sum(jnp.array([1.0, 10.0]) * x**2), 2)
+    found = _end_point(bowl, [0.0, 0.0])
+    assert found["index"] == 0 and found["lambda_min"] == pytest.approx(1) and found["lambda_max"] == pytest.approx(10)
+    saddle = _landscape(lambda x: x[0] ** 2 - x[1] ** 2, 2)  # a strict saddle
+    found = _end_point(saddle, [0.0, 0.0])
+    assert found["index"] == 0.5 and found["lambda_min"] == pytest.approx(-2)
+    # A deep linear chain ½(1 − w₁w₂w₃)² at the origin: its Hessian vanishes (a degenerate
+    # saddle with no negative eigenvalue, Kawaguchi 2016); with two layers it has ±1.
+    chain2 = _landscape(lambda w: 0.5 * (1 - w[0] * w[1]) ** 2, 2)
+    found = _end_point(chain2, [0.0, 0.0])
+    assert found["index"] == 0.5 and found["lambda_min"] == pytest.approx(-1)
+    classes = diagnostics.classify(np.array([0.0, 0.0, 0.5]), np.array([0.0, 0.5, 0.0]))
+    assert classes.tolist() == ["minimum", "saddle", "not converged"]
+
+
+def test_saddle_landscape_end_points_are_classified_through_the_runner():
+    config = small_config(landscapes=[cfg.Component("saddle", {"order": [1]})],
+                          optimizers=[cfg.Component("sgd", {"learning_rate": [0.2]})],
+                          restarts=8, steps=300, diagnostics=["hessian", "minima"], diagnose_restarts=8)
+    rows, cells = _run(config)
+    assert (rows["end_class"] == "minimum").all()  # sgd escapes the strict saddle to y = ±1
+    assert (rows["hessian_index"] == 0).all()
+    assert cells.loc[0, "minimum_rate"] == 1.0
+    assert cells.loc[0, "basins_found"] == cells.loc[0, "minima_found"] == 2  # y = +1 and y = −1
+
+
+def test_lanczos_agrees_with_the_exact_spectrum():
+    n = 300
+    key_a, key_b = jax.random.split(jax.random.key(1))
+    a = jax.random.normal(key_a, (n, n)) / np.sqrt(n)
+    matrix = (a + a.T) / 2 + 0.3 * jnp.eye(n)
+    offset = jax.random.normal(key_b, (n,)) * 0.1
+
+    def loss(x):
+        return 0.5 * x @ matrix @ x + 0.05 * jnp.sum((x - offset) ** 4)
+
+    point = jnp.zeros(n)
+    exact = diagnostics.spectrum(loss, point, jax.random.key(2), exact=True)
+    approx = diagnostics.spectrum(loss, point, jax.random.key(2), exact=False, steps=120)
+    assert float(approx["lambda_min"]) == pytest.approx(float(exact["lambda_min"]), rel=1e-3)
+    assert float(approx["lambda_max"]) == pytest.approx(float(exact["lambda_max"]), rel=1e-3)
+    assert 0.05 < float(exact["index"]) < 0.5  # a real mix of signs
+    assert float(approx["index"]) == pytest.approx(float(exact["index"]), abs=0.06)
+
+
+def test_the_straight_path_between_the_two_minima_of_a_chain_peaks_at_one_half():
+    chain = _landscape(lambda w: 0.5 * (1 - w[0] * w[1]) ** 2, 2)
+    start, end = jnp.asarray([[1.0, 1.0]]), jnp.asarray([[-1.0, -1.0]])
+    out = diagnostics.end_points(chain, start, end, jax.random.key(0), which=("path",), exact=True)
+    path = np.asarray(out["path"])[0]
+    alphas = np.asarray(diagnostics.ALPHAS)
+    middle = int(np.argmin(np.abs(alphas - 0.5)))
+    assert alphas[middle] == pytest.approx(0.5) and path[middle] == pytest.approx(0.5)
+    inside = (alphas >= 0) & (alphas <= 1)
+    assert path[inside].max() == pytest.approx(0.5)
+    assert diagnostics.barriers(path[None])[0]
+    assert not diagnostics.barriers(np.asarray(ALPHA_LINE)[None])[0]
+
+
+ALPHA_LINE = [1.0 - a for a in diagnostics.ALPHAS]  # a descending line crosses no barrier
+
+
+def test_clustering_counts_minima_up_to_symmetry():
+    points = np.array([[1.0, 0.0], [1.0, 0.001], [-1.0, 0.0], [0.0, 3.0]])
+    distance = np.sqrt(((points[:, None] - points[None]) ** 2).mean(-1))
+    labels = diagnostics.cluster(distance, np.array([0.1, 0.1, 0.1, 0.0]))
+    assert labels.tolist() == [1, 1, 2, 0]
+    folded = np.abs(points)  # σ ↦ −σ as the landscape would declare it
+    distance = np.sqrt(((folded[:, None] - folded[None]) ** 2).mean(-1))
+    assert diagnostics.cluster(distance, np.array([0.1, 0.1, 0.1, 0.0])).tolist() == [1, 1, 1, 0]
+
+
+def test_pspin_with_even_p_declares_its_sign_symmetry_and_its_index_curve(registry):
+    from suite.landscapes import pspin
+
+    even = pspin.build({"n": 8, "p": 2}, key=jax.random.key(0))
+    sigma = even.init(jax.random.key(1))
+    assert np.allclose(even.symmetry_fn(even.data, sigma), even.symmetry_fn(even.data, -sigma))
+    assert pspin.build({"n": 8, "p": 3}, key=jax.random.key(0)).symmetry_fn is None
+    curve = dict(even.index_curve)
+    assert min(curve.values()) == 0 and max(curve.values()) == 1
+    assert pspin.index_at(0.0, 3) == pytest.approx(0.5) and pspin.index_at(pspin.threshold_energy(3), 3) < 1e-6
+
+
+def _run(config, cache=None):
+    registry = suite.registry.load_registry()
+    landscapes, optimizers = cfg.resolve(config, registry)
+    resolved = cfg.resolved_config(config, landscapes, optimizers)
+    return _execute(resolved, landscapes, optimizers, cache)
+
+
+def _execute(resolved, landscapes, optimizers, cache=None, path=None):
+    import tempfile
+
+    path = path or tempfile.mkdtemp()
+    run_dir = RunDir(path)
+    run_dir.create(cfg.to_toml(resolved))
+    runner.execute(resolved, [Cell(a, o) for a in landscapes for o in optimizers], run_dir,
+                   cache=cache or runner.ProgramCache())
+    tables = run_dir.gather()
+    return tables["restarts"], tables["cells"]
+
+
+def test_per_layer_norms_equal_a_direct_per_layer_gradient():
+    config = small_config(landscapes=[cfg.Component("deep_linear", {"depth": [3], "width": [4]})],
+                          optimizers=[cfg.Component("sgd", {"learning_rate": [0.05]})],
+                          restarts=4, steps=10, checkpoints=11, diagnostics=["layers"])
+    registry = suite.registry.load_registry()
+    landscapes, optimizers = cfg.resolve(config, registry)
+    resolved = cfg.resolved_config(config, landscapes, optimizers)
+    instance = runner.build_instance(landscapes[0], resolved.seed)
+    result = runner.run_group(instance, optimizers, resolved, runner.streams(resolved.seed, landscapes[0]),
+                              cache=runner.ProgramCache())
+    norms = result.diagnostics[0]["layers"]  # [restarts, checkpoints, layers]
+    _, init_stream, _ = runner.streams(resolved.seed, landscapes[0])
+    ckpts = list(cfg.checkpoint_steps(resolved.steps, resolved.checkpoints))
+    assert len(ckpts) >= 8
+    for restart in range(4):
+        params = instance.init(jax.random.fold_in(init_stream, restart))
+        for step in range(resolved.steps + 1):  # plain SGD by hand, compared at every checkpoint
+            if step in ckpts:
+                expected = np.asarray(instance.layer_gradient_norms(params))
+                np.testing.assert_allclose(norms[restart, ckpts.index(step)], expected, rtol=1e-5)
+            grads = jax.grad(instance.loss)(params)
+            params = [p - 0.05 * g for p, g in zip(params, grads, strict=True)]
+
+
+def test_diagnostics_off_leave_results_and_compilations_unchanged(tmp_path):
+    base = small_config(landscapes=[cfg.Component("deep_linear", {"depth": [2], "width": [3]})],
+                        optimizers=[cfg.Component("adam", {"learning_rate": [0.01, 0.1]})], restarts=6, steps=30)
+    registry = suite.registry.load_registry()
+    landscapes, optimizers = cfg.resolve(base, registry)
+    plain_config = cfg.resolved_config(base, landscapes, optimizers)
+    on_config = dataclasses.replace(plain_config, diagnostics=list(cfg.DIAGNOSTICS))
+    plain_cache, on_cache, again_cache = runner.ProgramCache(), runner.ProgramCache(), runner.ProgramCache()
+    plain = _execute(plain_config, landscapes, optimizers, plain_cache, tmp_path / "plain")
+    on = _execute(on_config, landscapes, optimizers, on_cache, tmp_path / "on")
+    again = _execute(plain_config, landscapes, optimizers, again_cache, tmp_path / "again")
+    # Off twice: the same program count, and the program is the plain one (no diagnostic fields).
+    assert plain_cache.compilations == again_cache.compilations == 2
+    pd.testing.assert_frame_equal(plain[0], again[0])
+    assert all(not key[0].layers and not key[0].trace for key in plain_cache._programs)
+    # On: the training results are those of the plain run, bit for bit.
+    shared = [c for c in plain[0].columns if c in on[0].columns]
+    pd.testing.assert_frame_equal(plain[0][shared], on[0][shared])
+    assert "end_class" in on[0] and "end_class" not in plain[0]
+    assert not (tmp_path / "plain" / "layers.parquet").exists() and (tmp_path / "on" / "layers.parquet").exists()
+
+
+def test_a_diagnosed_run_reports_every_diagnostic(tmp_path, capsys):
+    import re
+
+    from suite.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--landscape", "saddle", "--landscape", "deep_linear:depth=3:width=3",
+                 "--optimizer", "sgd:learning_rate=0.05,0.2", "--restarts", "8", "--steps", "150",
+                 "--diagnose", "all", "--diagnose-restarts", "6", "--out", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    titles = re.findall(r"<h4>(.*?)</h4>", html)
+    assert titles.count("End points: minima, saddles, basins") == 2
+    assert titles.count("The straight path from start to end") == 2
+    assert titles.count("Pictures of the landscape") == 2  # contours on saddle (2-D), a plane on deep_linear
+    assert titles.count("Per-layer gradient norms") == 1  # only deep_linear is layered
+    assert "Section &#39;" not in html
+    restarts = pd.read_parquet(out / "restarts.parquet")
+    assert restarts.groupby("cell_id")["diagnosed"].sum().eq(6).all()
+    pictures = pd.read_parquet(out / "pictures.parquet")
+    assert {"contour", "trajectory", "plane", "plane_points"} <= set(pictures["kind"])
