@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="landscape diagnostics, comma-separated: hessian, layers, path, minima, "
                           "pictures, or all (default: none)")
     run.add_argument("--diagnose-restarts", type=_int("--diagnose-restarts"),
-                     help="restarts per cell the end-point diagnostics examine (default 64)")
+                     help="restarts per cell the end-point diagnostics examine (default 0: all "
+                          "on landscapes of up to 100 parameters, else 64)")
 
     report = sub.add_parser(
         "report", help="write the self-contained HTML report of a run folder",

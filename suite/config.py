@@ -58,7 +58,8 @@ RUN_KEYS = {
     "batch": "most restarts per compiled batch; 0: sized to device memory",
     "plugins": "single-file plugins to load",
     "diagnostics": "landscape diagnostics to compute: hessian, layers, path, minima, pictures (default none)",
-    "diagnose_restarts": "restarts per cell whose end points the diagnostics examine (the first ones)",
+    "diagnose_restarts": "restarts per cell whose end points the diagnostics examine, the first ones "
+                         "(0: all on landscapes of up to 100 parameters, else 64)",
 }
 DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures")  # suite.diagnostics.DIAGNOSTICS
 # A wrapper starts where "+" is followed by a name: "1e+3" stays one number.
@@ -95,12 +96,12 @@ class RunConfig:
     plugins: list[str] = dataclasses.field(default_factory=list)
     wrappers: list[Component] = dataclasses.field(default_factory=list)  # around every optimizer
     diagnostics: list[str] = dataclasses.field(default_factory=list)
-    diagnose_restarts: int = 64
+    diagnose_restarts: int = 0
 
     def check(self) -> None:
         """Checks the sizes; names and parameters are checked by :func:`resolve`."""
         for name, low in (("seed", 0), ("restarts", 1), ("instances", 1), ("steps", 1), ("checkpoints", 2),
-                          ("chunk", 0), ("batch", 0), ("diagnose_restarts", 1)):
+                          ("chunk", 0), ("batch", 0), ("diagnose_restarts", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise UsageError(f"{name} must be an integer >= {low}; got {value!r}")

@@ -44,7 +44,10 @@ ALPHAS = tuple(float(a) for a in np.linspace(-0.5, 1.5, 41))
 PLANE_SIZE = 25  # grid points per side of the plane picture
 TRACE_RESTARTS = 8  # trajectories kept per cell for 2-D pictures
 GRAD_TOL = 1e-3  # an end point with ‖∇f‖ above this is "not converged"
-CLASSES = ("minimum", "saddle", "not converged")
+FLAT_TOL = 1e-6  # every |λ| below this: the quadratic term says nothing
+SMALL = 100  # landscapes up to this many parameters have every restart examined
+SAMPLE = 64  # restarts examined per cell above that
+CLASSES = ("minimum", "saddle", "flat", "not converged")
 
 
 def flatten(params):
@@ -108,10 +111,24 @@ def spectrum(loss, x: jax.Array, key: jax.Array, *, exact: bool, steps: int = LA
             "index": jnp.sum(jnp.where(theta < -1e-6 * scale, weights, 0.0))}
 
 
-def classify(grad_norm, index, grad_tol: float = GRAD_TOL) -> np.ndarray:
-    """``not converged`` where ‖∇f‖ > tol, else ``saddle`` with a negative eigenvalue, else ``minimum``."""
+def classify(grad_norm, index, lambda_min, lambda_max, grad_tol: float = GRAD_TOL) -> np.ndarray:
+    """What kind of point each end point is.
+
+    ``not converged`` where ‖∇f‖ > ``grad_tol``; else ``saddle`` with a
+    negative eigenvalue; ``flat`` where every eigenvalue is below
+    :data:`FLAT_TOL` in size (a higher-order critical point, such as the
+    origin of a deep linear chain: a saddle the Hessian cannot see); else
+    ``minimum`` (zero eigenvalues along symmetries allowed).
+    """
     grad_norm, index = np.asarray(grad_norm), np.asarray(index)
-    return np.where(~(grad_norm <= grad_tol), "not converged", np.where(index > 0, "saddle", "minimum"))
+    flat = np.maximum(np.abs(np.asarray(lambda_min)), np.abs(np.asarray(lambda_max))) <= FLAT_TOL
+    kind = np.where(index > 0, "saddle", np.where(flat, "flat", "minimum"))
+    return np.where(~(grad_norm <= grad_tol), "not converged", kind)
+
+
+def sample_size(asked: int, restarts: int, n_params: int) -> int:
+    """Restarts examined per cell: as asked, else all on small landscapes and :data:`SAMPLE` above."""
+    return min(asked or (restarts if n_params <= SMALL else SAMPLE), restarts)
 
 
 @functools.partial(jax.jit, static_argnames=("which", "exact"))
@@ -150,10 +167,8 @@ def end_points(landscape: Landscape, starts, ends, key: jax.Array, *, which: tup
         alphas = jnp.asarray(ALPHAS, jnp.float32)
         out["path"] = jax.vmap(lambda a, b: jax.vmap(lambda t: loss((1 - t) * a + t * b))(alphas))(x0, x1)
     if "minima" in which:
-        canon = x1 if landscape.symmetry_fn is None else jax.vmap(
+        out["canonical"] = x1 if landscape.symmetry_fn is None else jax.vmap(
             lambda x: flatten(landscape.symmetry_fn(landscape.data, unravel(x)))[0])(x1)
-        diff = canon[:, None, :] - canon[None, :, :]
-        out["distance"] = jnp.sqrt(jnp.sum(diff * diff, axis=-1) / x1.shape[-1])  # RMS per coordinate
     return out
 
 
@@ -205,24 +220,26 @@ def barriers(path: np.ndarray, tol: float = 1e-6) -> np.ndarray:
     return np.nanmax(segment, axis=1) > ends + tol * scale
 
 
-def cluster(distance: np.ndarray, losses: np.ndarray, *, radius: float = 1e-2) -> np.ndarray:
+def cluster(points: np.ndarray, losses: np.ndarray, *, radius: float = 1e-2) -> np.ndarray:
     """Basin labels of end points: greedy clusters of RMS distance ≤ ``radius`` around the lowest.
 
-    End points are visited by increasing loss; each starts a new basin unless
-    it lies within ``radius`` (RMS per coordinate, after the landscape's
-    symmetry) of an earlier basin's first point. Basin 0 is the best basin.
-    Non-finite losses get -1.
+    End points (``points`` [k, n], after the landscape's symmetry) are visited
+    by increasing loss; each starts a new basin unless it lies within
+    ``radius`` (RMS per coordinate) of an earlier basin's first point. Basin 0
+    is the best basin. Non-finite losses get -1. The cost is k × basins × n.
     """
+    points = np.asarray(points, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
     labels = np.full(len(losses), -1)
-    leaders: list[int] = []
+    leaders = np.empty((0, points.shape[1]))
     for i in np.argsort(np.where(np.isfinite(losses), losses, np.inf), kind="stable"):
-        if not np.isfinite(losses[i]):
+        if not np.isfinite(losses[i]) or not np.isfinite(points[i]).all():
             continue
-        near = [k for k, j in enumerate(leaders) if distance[i, j] <= radius]
-        if near:
+        distance = np.sqrt(np.mean((leaders - points[i]) ** 2, axis=1))
+        near = np.flatnonzero(distance <= radius)
+        if near.size:
             labels[i] = near[0]
         else:
             labels[i] = len(leaders)
-            leaders.append(i)
+            leaders = np.vstack([leaders, points[i]])
     return labels

@@ -203,7 +203,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     static = program_static(first, chunk, layers="layers" in asked and instance.layered,
                             trace="pictures" in asked and n_params == 2)
     end_point = tuple(d for d in diagnostics.END_POINT if d in asked)
-    sample = min(config.diagnose_restarts, config.restarts) if end_point else 0
+    sample = diagnostics.sample_size(config.diagnose_restarts, config.restarts, n_params) if end_point else 0
     f_opt = 0.0 if instance.f_opt is None else instance.f_opt
     ctx = program.Context(
         steps=jnp.asarray(config.steps, jnp.int32),
@@ -295,16 +295,9 @@ def _finish_diagnostics(instance, found: dict, summary: dict, h: int, which: tup
         out["path"] = np.concatenate(found["path"])
         out["barrier"] = diagnostics.barriers(out["path"])
     if "index" in out:
-        out["class"] = diagnostics.classify(out["grad_norm"], out["index"])
-    if "distance" in found:
-        # Batches are compared within themselves only: the sample lies in the first batch
-        # unless it is larger than one batch, and then basins are counted per batch.
-        labels, offset = [], 0
-        for block, losses in zip(found["distance"], found["loss"], strict=True):
-            mine = diagnostics.cluster(block, losses)
-            labels.append(np.where(mine >= 0, mine + offset, -1))
-            offset += int(mine.max(initial=-1)) + 1
-        out["basin"] = np.concatenate(labels)
+        out["class"] = diagnostics.classify(out["grad_norm"], out["index"], out["lambda_min"], out["lambda_max"])
+    if "canonical" in found:  # every batch's end points together
+        out["basin"] = diagnostics.cluster(np.concatenate(found["canonical"]), out["loss"])
     if "plane_a" in found:
         _, unravel = diagnostics.flatten(instance.init(jax.random.key(0)))
         grid, coords = diagnostics.plane(instance, *(unravel(jnp.asarray(found[k])) for k in
@@ -458,7 +451,7 @@ def diagnostic_cell_columns(diag: dict) -> dict:
     """Per-cell summaries of the diagnostics: end-point classes, basins, barriers, layer ratio."""
     row = {}
     if "class" in diag:
-        for name in diagnostics.CLASSES:
+        for name in diagnostics.CLASSES:  # minimum_rate, saddle_rate, flat_rate, not_converged_rate
             row[f"{name.replace(' ', '_')}_rate"] = float(np.mean(diag["class"] == name))
     if "basin" in diag:
         basins = diag["basin"][diag["basin"] >= 0]

@@ -53,7 +53,7 @@ def run_main(capsys, *argv):
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["run", "--diagnose", "hessan"],
      "unknown diagnostic 'hessan'; choose from: hessian, layers, path, minima, pictures, all"),
-    (["run", "--diagnose-restarts", "0"], "diagnose_restarts must be an integer >= 1; got 0"),
+    (["run", "--diagnose-restarts", "-1"], "diagnose_restarts must be an integer >= 0; got -1"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, argv, message):
     code, out, err = run_main(capsys, *argv)

@@ -36,24 +36,36 @@ def test_the_index_of_known_critical_points():
     saddle = _landscape(lambda x: x[0] ** 2 - x[1] ** 2, 2)  # a strict saddle
     found = _end_point(saddle, [0.0, 0.0])
     assert found["index"] == 0.5 and found["lambda_min"] == pytest.approx(-2)
-    # A deep linear chain ½(1 − w₁w₂w₃)² at the origin: its Hessian vanishes (a degenerate
-    # saddle with no negative eigenvalue, Kawaguchi 2016); with two layers it has ±1.
+    # The origin of a deep linear chain: with two layers, ½(1 − w₁w₂)² has eigenvalues ±1, a
+    # strict saddle; with three, the Hessian vanishes (a saddle with no negative eigenvalue,
+    # Kawaguchi 2016), which no quadratic test can see: "flat", not a minimum.
     chain2 = _landscape(lambda w: 0.5 * (1 - w[0] * w[1]) ** 2, 2)
     found = _end_point(chain2, [0.0, 0.0])
     assert found["index"] == 0.5 and found["lambda_min"] == pytest.approx(-1)
-    classes = diagnostics.classify(np.array([0.0, 0.0, 0.5]), np.array([0.0, 0.5, 0.0]))
-    assert classes.tolist() == ["minimum", "saddle", "not converged"]
+    chain3 = _landscape(lambda w: 0.5 * (1 - w[0] * w[1] * w[2]) ** 2, 3)
+    found = _end_point(chain3, [0.0, 0.0, 0.0])
+    assert found["index"] == 0 and found["lambda_min"] == found["lambda_max"] == 0
+    assert diagnostics.classify(found["grad_norm"], found["index"], found["lambda_min"],
+                                found["lambda_max"]).tolist() == "flat"
+    classes = diagnostics.classify(np.array([0.0, 0.0, 0.5, 0.0]), np.array([0.0, 0.5, 0.0, 0.0]),
+                                   np.array([1.0, -1.0, 1.0, 0.0]), np.array([2.0, 1.0, 2.0, 0.0]))
+    assert classes.tolist() == ["minimum", "saddle", "not converged", "flat"]
 
 
 def test_saddle_landscape_end_points_are_classified_through_the_runner():
     config = small_config(landscapes=[cfg.Component("saddle", {"order": [1]})],
                           optimizers=[cfg.Component("sgd", {"learning_rate": [0.2]})],
-                          restarts=8, steps=300, diagnostics=["hessian", "minima"], diagnose_restarts=8)
+                          restarts=8, steps=300, diagnostics=["hessian", "minima"])  # 2-D: all examined
     rows, cells = _run(config)
+    assert rows["diagnosed"].all()
     assert (rows["end_class"] == "minimum").all()  # sgd escapes the strict saddle to y = ±1
     assert (rows["hessian_index"] == 0).all()
     assert cells.loc[0, "minimum_rate"] == 1.0
     assert cells.loc[0, "basins_found"] == cells.loc[0, "minima_found"] == 2  # y = +1 and y = −1
+    # Restarts split into batches of 3: the diagnostics see the same end points and basins.
+    batched, _ = _run(dataclasses.replace(config, batch=3))
+    columns = ["end_class", "hessian_index", "basin", "end_grad_norm"]
+    pd.testing.assert_frame_equal(batched[columns], rows[columns], rtol=1e-5, atol=1e-5)
 
 
 def test_lanczos_agrees_with_the_exact_spectrum():
@@ -93,13 +105,11 @@ ALPHA_LINE = [1.0 - a for a in diagnostics.ALPHAS]  # a descending line crosses 
 
 
 def test_clustering_counts_minima_up_to_symmetry():
-    points = np.array([[1.0, 0.0], [1.0, 0.001], [-1.0, 0.0], [0.0, 3.0]])
-    distance = np.sqrt(((points[:, None] - points[None]) ** 2).mean(-1))
-    labels = diagnostics.cluster(distance, np.array([0.1, 0.1, 0.1, 0.0]))
-    assert labels.tolist() == [1, 1, 2, 0]
-    folded = np.abs(points)  # σ ↦ −σ as the landscape would declare it
-    distance = np.sqrt(((folded[:, None] - folded[None]) ** 2).mean(-1))
-    assert diagnostics.cluster(distance, np.array([0.1, 0.1, 0.1, 0.0])).tolist() == [1, 1, 1, 0]
+    points = np.array([[1.0, 0.0], [1.0, 0.001], [-1.0, 0.0], [0.0, 3.0], [np.nan, 0.0]])
+    losses = np.array([0.1, 0.1, 0.1, 0.0, 0.0])
+    assert diagnostics.cluster(points, losses).tolist() == [1, 1, 2, 0, -1]
+    # σ ↦ −σ, as a landscape would declare it: the two minima at ±1 are one.
+    assert diagnostics.cluster(np.abs(points), losses).tolist() == [1, 1, 1, 0, -1]
 
 
 def test_pspin_with_even_p_declares_its_sign_symmetry_and_its_index_curve(registry):

@@ -17,7 +17,8 @@ from suite.report.blocks import Figure, Table
 from suite.report.data import Report
 from suite.report.figures import LossScale, legend, new, plain
 
-CLASS_COLUMNS = (("minimum_rate", "minimum"), ("saddle_rate", "saddle"), ("not_converged_rate", "not converged"))
+CLASS_COLUMNS = (("minimum_rate", "minimum"), ("saddle_rate", "saddle"), ("flat_rate", "flat"),
+                 ("not_converged_rate", "not converged"))
 
 
 def _flag(report: Report, landscape: str) -> list[str]:
@@ -71,7 +72,9 @@ def end_points(report: Report, landscape: str):
         rows.append(line)
     yield Table(pd.DataFrame(rows).fillna(""), caption=(
         "Per entry at its selected setting, over the sampled restarts: end points classified as minimum "
-        "(gradient norm ≤ 1e-3, no negative eigenvalue), saddle, or not converged; distinct end points "
+        "(gradient norm ≤ 1e-3, no negative eigenvalue), saddle (a negative one), flat (every "
+        "eigenvalue below 1e-6: a higher-order critical point the Hessian cannot classify), or not "
+        "converged; distinct end points "
         "after clustering (RMS distance ≤ 0.01, up to the landscape's symmetry), those holding a "
         "minimum, the share of restarts in the basin of the lowest end point, and how often the "
         "straight path from start to end rises above both ends."))
