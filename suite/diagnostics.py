@@ -173,32 +173,36 @@ def end_points(landscape: Landscape, starts, ends, key: jax.Array, *, which: tup
 
 
 @jax.jit
-def plane(landscape: Landscape, a, b, c, extent: jax.Array) -> tuple[jax.Array, jax.Array]:
+def plane(landscape: Landscape, a, b, c) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The loss on the plane through a (a start), b (its end) and c (the best end point).
 
     Coordinates: u along b − a, v along the part of c − a orthogonal to it,
-    both in units of |b − a|, over [−extent, 1 + extent].
+    both in units of |b − a|; the grid covers the three points with a quarter
+    of their span to spare.
 
     Returns:
-      ``(grid [PLANE_SIZE, PLANE_SIZE], coords [3, 2])``: the loss at (u_i, v_j)
-      and the plane coordinates of a, b and c.
+      ``(grid [PLANE_SIZE, PLANE_SIZE], coords [3, 2], ticks [2, PLANE_SIZE])``:
+      the loss at (u_i, v_j) (rows v), the plane coordinates of a, b and c,
+      and the u and v grid values.
     """
-    _, unravel = flatten(jax.tree.map(lambda x: x, a))
+    _, unravel = flatten(a)
     xa, xb, xc = (flatten(p)[0] for p in (a, b, c))
     e1 = xb - xa
     scale = jnp.maximum(jnp.linalg.norm(e1), 1e-12)
     e1 = e1 / scale
     rest = (xc - xa) - ((xc - xa) @ e1) * e1
     e2 = rest / jnp.maximum(jnp.linalg.norm(rest), 1e-12)
-    ticks = jnp.linspace(-extent, 1 + extent, PLANE_SIZE)
+    coords = jnp.stack([jnp.zeros(2), jnp.asarray([1.0, 0.0]),
+                        jnp.stack([(xc - xa) @ e1, (xc - xa) @ e2]) / scale])
+    lows, highs = coords.min(0), coords.max(0)
+    span = jnp.maximum(highs - lows, 1.0)
+    ticks = jax.vmap(lambda lo, hi: jnp.linspace(lo, hi, PLANE_SIZE))(lows - span / 4, highs + span / 4)
 
     def at(u, v):
         return landscape.loss(unravel(xa + scale * (u * e1 + v * e2))).astype(jnp.float32)
 
-    grid = jax.vmap(lambda v: jax.vmap(lambda u: at(u, v))(ticks))(ticks)
-    coords = jnp.stack([jnp.zeros(2), jnp.asarray([1.0, 0.0]),
-                        jnp.stack([(xc - xa) @ e1, (xc - xa) @ e2]) / scale])
-    return grid, coords
+    grid = jax.vmap(lambda v: jax.vmap(lambda u: at(u, v))(ticks[0]))(ticks[1])
+    return grid, coords, ticks
 
 
 @jax.jit

@@ -300,9 +300,9 @@ def _finish_diagnostics(instance, found: dict, summary: dict, h: int, which: tup
         out["basin"] = diagnostics.cluster(np.concatenate(found["canonical"]), out["loss"])
     if "plane_a" in found:
         _, unravel = diagnostics.flatten(instance.init(jax.random.key(0)))
-        grid, coords = diagnostics.plane(instance, *(unravel(jnp.asarray(found[k])) for k in
-                                                     ("plane_a", "plane_b", "plane_c")), jnp.float32(0.25))
-        out["plane"] = (np.asarray(grid), np.asarray(coords))
+        grid, coords, ticks = diagnostics.plane(instance, *(unravel(jnp.asarray(found[k])) for k in
+                                                            ("plane_a", "plane_b", "plane_c")))
+        out["plane"] = (np.asarray(grid), np.asarray(coords), np.asarray(ticks))
     if "ckpt_layers" in summary:
         out["layers"] = summary["ckpt_layers"][h]  # [restarts, n_ckpt, n_layers]
     if trace and "ckpt_params" in summary:
@@ -488,9 +488,8 @@ def diagnostic_tables(cell: Cell, diag: dict, ckpt_steps: np.ndarray) -> dict[st
                                         **{f"q{round(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)}})
     pictures = []
     if "plane" in diag:
-        grid, coords = diag["plane"]
-        ticks = np.linspace(-0.25, 1.25, grid.shape[0])
-        u, v = np.meshgrid(ticks, ticks)
+        grid, coords, ticks = diag["plane"]
+        u, v = np.meshgrid(ticks[0], ticks[1])
         pictures.append(pd.DataFrame({"cell_id": cell.id, "kind": "plane", "restart": -1,
                                       "x": u.ravel(), "y": v.ravel(), "loss": grid.ravel()}))
         pictures.append(pd.DataFrame({"cell_id": cell.id, "kind": "plane_points", "restart": [0, 0, -1],

@@ -106,6 +106,7 @@ def layers(report: Report, landscape: str):
         ax.set_title(plain(row["entry"]), fontsize=8, color=report.colors[row["entry"]])
         ax.set_xlabel("step")
         ax.set_ylabel("layer (input = 0)")
+        ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index], fontsize=6.5)
         ax.grid(False)
         last = grid.iloc[:, -1].to_numpy()
         ratios.append(f"{row['entry']} {last[0] / last[-1]:.3g}" if last[-1] > 0 else f"{row['entry']} –")
