@@ -133,6 +133,7 @@ class _LandscapeChecks:
             ("loss(x*) = f*", self.optimum_attained),
             ("mini-batch loss: fixed key repeats, no key is exact", self.stochastic_loss),
             ("per-layer gradient norms are finite, one per layer", self.layer_norms),
+            ("the declared symmetry keeps the loss and is idempotent", self.symmetry),
         ]
 
     def builds(self) -> None:
@@ -245,6 +246,19 @@ class _LandscapeChecks:
         norms = np.asarray(ls.layer_gradient_norms(x))
         _require(norms.shape == (len(x),), f"{norms.shape} norms for {len(x)} layers")
         _require(np.all(np.isfinite(norms)), f"non-finite layer gradient norms {norms}")
+
+
+    def symmetry(self) -> None:
+        ls = self.landscape
+        if ls.symmetry_fn is None:
+            raise Skipped("no symmetry declared")
+        for i in range(N_STARTS):
+            x = _index(self.starts(), i)
+            canonical = ls.symmetry_fn(ls.data, x)
+            _same_trees(ls.loss(canonical), ls.loss(x), rtol=1e-5, atol=1e-6,
+                        what="the loss at the symmetric representative and at the point")
+            _same_trees(ls.symmetry_fn(ls.data, canonical), canonical, rtol=0, atol=0,
+                        what="the representative of the representative and the representative")
 
 
 def check_landscape(spec: LandscapeSpec, values: dict | None = None) -> list[Result]:

@@ -95,6 +95,10 @@ def _double(data, x):
     return 2.0 * x
 
 
+def _negate(data, x):  # not a symmetry of (x − shift)²
+    return -x
+
+
 def _landscape(**overrides):
     def build(params, *, key):
         fields = dict(data={"shift": jax.random.normal(key, (3,))}, init_fn=_init, loss_fn=_loss,
@@ -116,6 +120,8 @@ def _status(results):
     ({"tags": ("wobbly",)}, "builds a suite.Landscape", "unknown tags ['wobbly']"),
     ({"init_fn": lambda data, key: jnp.zeros(3, jnp.int32)}, "init is deterministic under a fixed key",
      "parameters must be floats"),
+    ({"symmetry_fn": _negate}, "the declared symmetry keeps the loss and is idempotent",
+     "the loss at the symmetric representative and at the point"),
 ])
 def test_the_battery_names_what_is_broken_and_why(overrides, check, reason):
     results = _status(check_landscape(_landscape(**overrides), {}))
