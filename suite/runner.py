@@ -221,7 +221,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
 
     pieces, steps_run, run_seconds = [], 0, 0.0
     found: list[dict] = [{} for _ in settings]
-    diag_seconds = 0.0
+    diag_seconds, diag_error = 0.0, ""
     # Progress counts cells: one unit is every step of every restart of a cell.
     per_step = n_settings / ((config.steps + 1) * restarts)
     for b in range(n_batches):
@@ -244,17 +244,27 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
         pieces.append({k: v[:, :real] for k, v in summary._asdict().items() if v is not None})
         take = min(sample - b * batch, real)
-        if take > 0:
+        if take > 0 and not diag_error:
             start = time.perf_counter()
-            _end_point_pass(instance, states.params, ids[:take], init_stream, end_point, found, n_params)
+            try:
+                _end_point_pass(instance, states.params, ids[:take], init_stream, end_point, found, n_params)
+            except Exception as exc:  # noqa: BLE001 - diagnostics never cost the training results
+                diag_error = one_line(exc)[:500]
             diag_seconds += time.perf_counter() - start
     summary = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}
     summary["hit"] = complete_hits(summary["hit"], summary["reached"])
     _fill_checkpoints(summary, np.asarray(ctx.ckpt_steps))
     if end_point or static.layers or static.trace:
         start = time.perf_counter()
-        found = [_finish_diagnostics(instance, f, summary, h, end_point, static.trace)
-                 for h, f in enumerate(found)]
+        try:
+            found = [_finish_diagnostics(instance, {} if diag_error else f, summary, h, end_point, static.trace)
+                     for h, f in enumerate(found)]
+        except Exception as exc:  # noqa: BLE001 - diagnostics never cost the training results
+            diag_error = diag_error or one_line(exc)[:500]
+            found = [{} for _ in settings]
+        if diag_error:
+            for f in found:
+                f["error"] = diag_error
         diag_seconds += time.perf_counter() - start
     else:
         found = []
@@ -281,7 +291,8 @@ def _end_point_pass(instance, params, ids, init_stream, which, found, n_params) 
             best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan))) if np.isfinite(losses).any() else 0
             if "plane_a" not in mine:
                 mine["plane_a"], mine["plane_b"] = flat_starts[0], flat_ends[h, 0]
-            if losses[best] < mine.get("plane_best_loss", np.inf):
+                mine["plane_c"], mine["plane_best_loss"] = flat_ends[h, 0], np.inf
+            if losses[best] < mine["plane_best_loss"]:
                 mine["plane_best_loss"], mine["plane_c"] = float(losses[best]), flat_ends[h, best]
 
 
@@ -298,7 +309,8 @@ def _finish_diagnostics(instance, found: dict, summary: dict, h: int, which: tup
         out["class"] = diagnostics.classify(out["grad_norm"], out["index"], out["lambda_min"], out["lambda_max"])
     if "canonical" in found:  # every batch's end points together
         out["basin"] = diagnostics.cluster(np.concatenate(found["canonical"]), out["loss"])
-    if "plane_a" in found:
+    points = [found.get(k) for k in ("plane_a", "plane_b", "plane_c")]
+    if "plane_a" in found and all(np.isfinite(p).all() for p in points):  # none when restart 0 diverged
         _, unravel = diagnostics.flatten(instance.init(jax.random.key(0)))
         grid, coords, ticks = diagnostics.plane(instance, *(unravel(jnp.asarray(found[k])) for k in
                                                             ("plane_a", "plane_b", "plane_c")))
@@ -449,7 +461,7 @@ def diagnostic_restart_columns(diag: dict, n: int) -> dict:
 
 def diagnostic_cell_columns(diag: dict) -> dict:
     """Per-cell summaries of the diagnostics: end-point classes, basins, barriers, layer ratio."""
-    row = {}
+    row = {"diagnostics_error": diag["error"]} if "error" in diag else {}
     if "class" in diag:
         for name in diagnostics.CLASSES:  # minimum_rate, saddle_rate, flat_rate, not_converged_rate
             row[f"{name.replace(' ', '_')}_rate"] = float(np.mean(diag["class"] == name))

@@ -30,8 +30,9 @@ def browser():
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser") / "run"
     assert main(["run", "--landscape", "bowl:dim=3:condition=10", "--landscape", "pspin:n=8:p=3",
+                 "--landscape", "deep_linear:depth=3:width=2",
                  "--optimizer", "sgd:learning_rate=0.01,0.3", "--optimizer", "adam:learning_rate=0.01,0.1",
-                 "--out", str(out), *SMALL]) == 0
+                 "--diagnose", "all", "--out", str(out), *SMALL]) == 0
     return out / "report.html"
 
 
@@ -42,7 +43,8 @@ def test_the_report_loads_without_errors_and_shows_every_figure(browser, report)
         "Array.from(document.querySelectorAll('figure img'))"
         ".filter(i => i.complete && i.naturalWidth > 100 && i.naturalHeight > 100"
         " && i.getBoundingClientRect().width > 100).length")
-    assert figures >= 2 + 2 * 6 and shown == figures
+    # Run figures, six per landscape, and the diagnostics' (four on the layered one, three elsewhere).
+    assert figures >= 4 + 3 * 6 + 3 + 3 + 4 and shown == figures
     assert browser.errors() == []
     # The inline script sorts a table when a header is clicked.
     order = ("Array.from(document.querySelector('table.sortable').tBodies[0].rows)"

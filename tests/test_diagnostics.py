@@ -209,3 +209,42 @@ def test_a_diagnosed_run_reports_every_diagnostic(tmp_path, capsys):
     assert restarts.groupby("cell_id")["diagnosed"].sum().eq(6).all()
     pictures = pd.read_parquet(out / "pictures.parquet")
     assert {"contour", "trajectory", "plane", "plane_points"} <= set(pictures["kind"])
+
+
+CUSTOM_VJP = '''
+import jax, jax.numpy as jnp, suite
+
+@jax.custom_vjp
+def square(x):
+    return jnp.sum(x ** 2)
+
+square.defvjp(lambda x: (square(x), x), lambda x, g: (2 * g * x,))  # no forward mode: no Hessian
+
+def _init(data, key):
+    return jax.random.normal(key, (3,))
+
+def _loss(data, x, key):
+    return square(x)
+
+def build(params, *, key):
+    return suite.Landscape(data={}, init_fn=_init, loss_fn=_loss, f_opt=0.0)
+
+@suite.hookimpl
+def register_landscapes(register):
+    register("vjp_only", build, params=[], doc="A bowl whose gradient is a custom VJP.")
+'''
+
+
+def test_failing_diagnostics_keep_the_training_results(tmp_path, capsys):
+    from suite.cli import main
+
+    plugin = tmp_path / "vjp_only.py"
+    plugin.write_text(CUSTOM_VJP)
+    out = tmp_path / "run"
+    assert main(["run", "--plugin", str(plugin), "--landscape", "vjp_only", "--optimizer", "sgd:learning_rate=0.1",
+                 "--restarts", "4", "--steps", "50", "--diagnose", "hessian", "--out", str(out), "--quiet"]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert (cells["status"] == "ok").all() and cells["success_1e-08"].notna().all()
+    assert "custom_vjp" in cells.loc[0, "diagnostics_error"]
+    html = (out / "report.html").read_text()
+    assert "Diagnostics of sgd failed (its training results are kept)" in html

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 import suite
-from suite.report.blocks import Figure, Table
+from suite.report.blocks import Figure, Note, Table
 from suite.report.data import Report
 from suite.report.figures import LossScale, legend, new, plain
 
@@ -29,6 +29,10 @@ def _flag(report: Report, landscape: str) -> list[str]:
 def end_points(report: Report, landscape: str):
     """Index against loss at the end points, their classes, basins and barriers."""
     selected = report.selected(landscape)
+    if "diagnostics_error" in selected:
+        for _, row in selected[selected["diagnostics_error"].fillna("") != ""].iterrows():
+            yield Note(f"Diagnostics of {row['entry']} failed (its training results are kept): "
+                       f"{row['diagnostics_error']}", kind="warning")
     if selected.empty or "hessian_index" not in report.restarts and "basin" not in report.restarts:
         return
     scale = LossScale(report.f_star(landscape))
