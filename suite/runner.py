@@ -279,14 +279,16 @@ def _end_point_pass(instance, params, ids, init_stream, which, found, n_params) 
     out = jax.vmap(lambda e: diagnostics.end_points(
         instance, starts, e, key, which=which, exact=n_params <= diagnostics.EXACT_LIMIT))(ends)
     out = jax.device_get(out)
-    flat_starts = np.asarray(jax.vmap(lambda p: diagnostics.flatten(p)[0])(starts))
-    flat_ends = np.asarray(jax.vmap(jax.vmap(lambda p: diagnostics.flatten(p)[0]))(ends))
+    plane = "pictures" in which and n_params > 2
+    if plane:
+        flat_starts = np.asarray(jax.vmap(lambda p: diagnostics.flatten(p)[0])(starts))
+        flat_ends = np.asarray(jax.vmap(jax.vmap(lambda p: diagnostics.flatten(p)[0]))(ends))
     for h, mine in enumerate(found):
         for name, value in out.items():
             mine.setdefault(name, []).append(np.asarray(value[h]))
         # The plane picture needs points, but only three per setting: keep restart 0's
         # start and end and the lowest end point seen so far.
-        if "pictures" in which and n_params > 2:
+        if plane:
             losses = np.asarray(out["loss"][h])
             best = int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan))) if np.isfinite(losses).any() else 0
             if "plane_a" not in mine:
