@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+    run.add_argument("--compile-cache", metavar="DIR",
+                     help="JAX's persistent compilation cache: a folder, or 'off' (default: "
+                          "$SUITE_COMPILE_CACHE, else ~/.cache/suite/jax)")
     run.add_argument("--diagnose", metavar="NAMES",
                      help="landscape diagnostics, comma-separated: hessian, layers, path, minima, "
                           "pictures, or all (default: none)")
@@ -280,6 +283,7 @@ def _run(args, argv) -> int:
     registry = load_registry(local_files=config.plugins)
     landscapes, optimizers = cfg.resolve(config, registry)
     resolved = cfg.resolved_config(config, landscapes, optimizers)
+    cache_dir = environment.enable_compile_cache(args.compile_cache)
     cells = [Cell(l, o) for l in landscapes for o in optimizers]
 
     run_dir = RunDir(out)
@@ -291,6 +295,7 @@ def _run(args, argv) -> int:
         run_dir.create(cfg.to_toml(resolved))
         metadata = environment.collect(config.seed, ["suite", *argv],
                                        sorted({c.spec.plugin for c in landscapes + optimizers}))
+    metadata["compile_cache"] = cache_dir
     run_dir.write_metadata(metadata)
     run_dir.write_plan(plan)
 
@@ -318,7 +323,7 @@ def _run(args, argv) -> int:
                   highlight=False)
         return EXIT_INTERRUPTED
 
-    _print_leaderboard(tables["cells"], resolved)
+    _print_leaderboard(tables["cells"], resolved, cache_dir)
     cells = tables["cells"]
     failed = cells[cells["status"] != "ok"] if not cells.empty else cells
     for (lname, error), rows in (failed.groupby(["landscape_label", "error"], sort=False)
@@ -421,7 +426,7 @@ def _publish(args) -> int:
     return EXIT_OK
 
 
-def _print_leaderboard(cells, config) -> None:
+def _print_leaderboard(cells, config, cache_dir=None) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -467,8 +472,9 @@ def _print_leaderboard(cells, config) -> None:
                       highlight=False)
     programs = cells[cells["status"] == "ok"].drop_duplicates("program")
     total_compile, total_run = programs["compile_seconds"].sum(), programs["run_seconds"].sum()
+    cache = f"; compilation cache {cache_dir}" if cache_dir else "; compilation cache off"
     console.print(f"compile {total_compile:.1f} s, run {total_run:.1f} s "
-                  f"(ERT in steps; µs/step is one cell's share of its program)", highlight=False)
+                  f"(ERT in steps; µs/step is one cell's share of its program{cache})", highlight=False)
 
 
 def _swept(cells, row) -> str:

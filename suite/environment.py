@@ -60,3 +60,43 @@ def collect(seed: int, command: list[str], plugins: list[str]) -> dict:
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "plugins": plugins,
     }
+
+
+def compile_cache_dir(setting: str | None = None) -> Path | None:
+    """Where JAX's persistent compilation cache lives, or None when it is off.
+
+    ``setting`` (``--compile-cache``) wins, then ``$SUITE_COMPILE_CACHE``; the
+    words ``off``, ``none``, ``0`` or an empty value turn the cache off. The
+    default is ``$XDG_CACHE_HOME/suite/jax`` (``~/.cache/suite/jax``).
+    """
+    import os
+
+    value = setting if setting is not None else os.environ.get("SUITE_COMPILE_CACHE")
+    if value is not None:
+        if value.strip().lower() in ("", "off", "none", "0", "false", "no"):
+            return None
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "suite" / "jax"
+
+
+def enable_compile_cache(setting: str | None = None) -> str | None:
+    """Turns on JAX's persistent compilation cache (every program, however quick to compile).
+
+    A second run of the same programs, in a new process, then loads them
+    instead of compiling. Returns the directory, or None when the cache is off
+    or cannot be used (the run goes on without it).
+    """
+    path = compile_cache_dir(setting)
+    if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        # By default JAX keeps only programs that took over a second to compile;
+        # a sweep's programs are often quicker, and many of them add up.
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return str(path)

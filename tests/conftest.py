@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import jax
 import numpy as np
@@ -10,6 +11,11 @@ import pytest
 
 from suite import config as cfg
 from suite.registry import load_registry, make_plugin_manager
+
+# Runs inside the tests compile for real: a persistent cache shared across test
+# sessions would hide compilations that tests count. tests/test_compile_cache.py
+# turns it on in its own processes.
+os.environ["SUITE_COMPILE_CACHE"] = "off"
 
 
 @pytest.fixture
