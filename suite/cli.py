@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_int("--seed"), help="root of every random draw")
     run.add_argument("--batch", type=_int("--batch"), help="most restarts per compiled batch (0: automatic)")
     run.add_argument("--chunk", type=_int("--chunk"), help="steps per compiled chunk (0: automatic)")
+    run.add_argument("--devices", type=_int("--devices"),
+                     help="local devices the restarts shard over (0, the default: all of them)")
     run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: reports/<run-id>/)")
     run.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                      help="load a single-file plugin (repeatable)")
@@ -224,7 +226,7 @@ def _build_config(args):
             ("--wrap", args.wrap),
             ("--restarts", args.restarts), ("--instances", args.instances),
             ("--steps", args.steps), ("--seed", args.seed),
-            ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk),
+            ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk), ("--devices", args.devices),
             ("--diagnose", args.diagnose), ("--diagnose-restarts", args.diagnose_restarts)) if value]
         if clashing:
             raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
@@ -251,7 +253,7 @@ def _build_config(args):
         config.diagnostics = list(cfg.DIAGNOSTICS) if names == ["all"] else names
     if args.diagnose_restarts is not None:
         config.diagnose_restarts = args.diagnose_restarts
-    for name in ("restarts", "instances", "steps", "seed", "batch", "chunk"):
+    for name in ("restarts", "instances", "steps", "seed", "batch", "chunk", "devices"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     config.plugins = list(config.plugins) + list(args.plugin)

@@ -56,6 +56,7 @@ RUN_KEYS = {
     "checkpoints": "number of log-spaced steps at which losses are kept for curves",
     "chunk": "steps per compiled chunk (progress and early stop between chunks); 0: automatic",
     "batch": "most restarts per compiled batch; 0: sized to device memory",
+    "devices": "local devices the restarts shard over; 0: all of them",
     "plugins": "single-file plugins to load",
     "diagnostics": "landscape diagnostics to compute: hessian, layers, path, minima, pictures (default none)",
     "diagnose_restarts": "restarts per cell whose end points the diagnostics examine, the first ones "
@@ -93,6 +94,7 @@ class RunConfig:
     checkpoints: int = 48
     chunk: int = 0
     batch: int = 0
+    devices: int = 0
     plugins: list[str] = dataclasses.field(default_factory=list)
     wrappers: list[Component] = dataclasses.field(default_factory=list)  # around every optimizer
     diagnostics: list[str] = dataclasses.field(default_factory=list)
@@ -101,7 +103,7 @@ class RunConfig:
     def check(self) -> None:
         """Checks the sizes; names and parameters are checked by :func:`resolve`."""
         for name, low in (("seed", 0), ("restarts", 1), ("instances", 1), ("steps", 1), ("checkpoints", 2),
-                          ("chunk", 0), ("batch", 0), ("diagnose_restarts", 0)):
+                          ("chunk", 0), ("batch", 0), ("devices", 0), ("diagnose_restarts", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise UsageError(f"{name} must be an integer >= {low}; got {value!r}")

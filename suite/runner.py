@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from suite import diagnostics, program
 from suite.config import (
@@ -83,9 +85,11 @@ class ProgramCache:
     optimizer reuse one executable: only arrays change.
     """
 
-    def __init__(self):
+    def __init__(self, mesh: Mesh | None = None):
         self._programs: dict = {}
         self.compilations = 0
+        # Restarts shard over the mesh's devices; None (one device) keeps the plain program.
+        self.mesh = mesh
 
     def get(self, static: program.Static, args: tuple, budget: int, batch: int) -> CompiledProgram:
         key = (static, _signature(args), budget, batch)
@@ -98,8 +102,17 @@ class ProgramCache:
 
     def _compile(self, static, args, budget, batch) -> CompiledProgram:
         landscape, hparams, ctx = args
-        init_jit = jax.jit(program.init, static_argnums=0)
-        chunk_jit = jax.jit(program.run_chunk, static_argnums=0, donate_argnums=3)
+        if self.mesh is None:
+            init_jit = jax.jit(program.init, static_argnums=0)
+            chunk_jit = jax.jit(program.run_chunk, static_argnums=0, donate_argnums=3)
+        else:
+            # Every state leaf is [settings, restarts, ...]: split the restarts axis.
+            rep, by_restart = replicated(self.mesh), NamedSharding(self.mesh, P(None, RESTART_AXIS))
+            init_jit = jax.jit(program.init, static_argnums=0,
+                               in_shardings=(rep, rep, NamedSharding(self.mesh, P(RESTART_AXIS)), rep, rep, rep),
+                               out_shardings=by_restart)
+            chunk_jit = jax.jit(program.run_chunk, static_argnums=0, donate_argnums=3,
+                                in_shardings=(rep, rep, by_restart, rep, rep), out_shardings=(by_restart, rep))
         stream = jax.random.key(0)
         start = time.perf_counter()
         while True:
@@ -114,9 +127,31 @@ class ProgramCache:
                 break
             # The estimate was too optimistic for this landscape: halve and retry.
             batch = max(1, batch // 2)
+            batch = _whole_devices(batch, self.mesh)
         init = init_jit.lower(*init_args).compile()
         self.compilations += 1
         return CompiledProgram(init, chunk, time.perf_counter() - start, batch)
+
+
+RESTART_AXIS = "restarts"
+
+
+def local_mesh(devices: int = 0) -> Mesh | None:
+    """A one-axis mesh over this process's devices (the first ``devices``; 0: all), or None for one."""
+    found = jax.local_devices()
+    if devices:
+        found = found[:devices]
+    return Mesh(np.asarray(found), (RESTART_AXIS,)) if len(found) > 1 else None
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
+def _whole_devices(batch: int, mesh: Mesh | None) -> int:
+    """``batch`` rounded up to a multiple of the devices, so each holds as many restarts."""
+    n = 1 if mesh is None else mesh.devices.size
+    return -(-batch // n) * n
 
 
 def _program_bytes(compiled) -> int:
@@ -212,12 +247,19 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         f_opt=jnp.asarray(f_opt, jnp.float32),
     )
     n_settings, restarts = len(settings), config.restarts
-    budget = memory_budget(device)
-    batch = _batch_size(static, instance, hparams, ctx, budget, config, n_settings)
+    mesh = cache.mesh
+    budget = memory_budget(device) * (1 if mesh is None else mesh.devices.size)
+    batch = _whole_devices(_batch_size(static, instance, hparams, ctx, budget, config, n_settings), mesh)
     compiled = cache.get(static, (instance, hparams, ctx), budget, batch)
     batch = compiled.batch
     n_batches = math.ceil(restarts / batch)
     _, init_stream, noise_stream = streams_
+    if mesh is not None:  # the compiled program takes its inputs where it was compiled for them
+        rep = replicated(mesh)
+        instance_in, hparams, ctx, init_in, noise_in = jax.device_put(
+            (instance, hparams, ctx, init_stream, noise_stream), rep)
+    else:
+        instance_in, init_in, noise_in = instance, init_stream, noise_stream
 
     pieces, steps_run, run_seconds = [], 0, 0.0
     found: list[dict] = [{} for _ in settings]
@@ -229,10 +271,12 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         ids = jnp.arange(b * batch, (b + 1) * batch, dtype=jnp.int32)
         real = min(batch, restarts - b * batch)
         start = time.perf_counter()
-        states = compiled.init(instance, hparams, ids, init_stream, noise_stream, ctx)
+        ids_in = ids if mesh is None else jax.device_put(ids, NamedSharding(mesh, P(RESTART_AXIS)))
+        states = compiled.init(instance_in, hparams, ids_in, init_in, noise_in, ctx)
         t0 = 0
         while True:
-            states, done = compiled.chunk(instance, hparams, states, jnp.int32(t0), ctx)
+            t0_in = jnp.int32(t0) if mesh is None else jax.device_put(jnp.int32(t0), replicated(mesh))
+            states, done = compiled.chunk(instance_in, hparams, states, t0_in, ctx)
             t0 += chunk
             finished = bool(done)  # waits for the chunk: the progress bar is honest
             progress.advance(per_step * min(chunk, config.steps + 1 - (t0 - chunk)) * real)
@@ -247,7 +291,10 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         if take > 0 and not diag_error:
             start = time.perf_counter()
             try:
-                _end_point_pass(instance, states.params, ids[:take], init_stream, end_point, found, n_params)
+                ends = jax.tree.map(lambda x: x[:, :take], states.params)
+                if mesh is not None:  # the extra pass is small: gather the sample on one device
+                    ends = jax.device_put(ends, device)
+                _end_point_pass(instance, ends, ids[:take], init_stream, end_point, found, n_params)
             except Exception as exc:  # noqa: BLE001 - diagnostics never cost the training results
                 diag_error = one_line(exc)[:500]
             diag_seconds += time.perf_counter() - start
@@ -271,10 +318,9 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch, found, diag_seconds)
 
 
-def _end_point_pass(instance, params, ids, init_stream, which, found, n_params) -> None:
+def _end_point_pass(instance, ends, ids, init_stream, which, found, n_params) -> None:
     """The extra pass over one batch's sampled restarts; appends per-setting arrays to ``found``."""
     starts = jax.vmap(lambda rid: instance.init(jax.random.fold_in(init_stream, rid)))(ids)
-    ends = jax.tree.map(lambda x: x[:, :ids.shape[0]], params)
     key = jax.random.fold_in(init_stream, 0x5EED)
     out = jax.vmap(lambda e: diagnostics.end_points(
         instance, starts, e, key, which=which, exact=n_params <= diagnostics.EXACT_LIMIT))(ends)
@@ -602,7 +648,7 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
       Counts: ``{"ran": ..., "skipped": ..., "failed": ...}``.
     """
     progress = progress or Progress()
-    cache = cache or ProgramCache()
+    cache = cache or ProgramCache(local_mesh(config.devices))
     device = jax.devices()[0]
     device_name = f"{device.platform}:{device.device_kind}"
     order = {cell.id: i for i, cell in enumerate(cells)}

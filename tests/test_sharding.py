@@ -1,0 +1,62 @@
+"""Restarts sharded over several devices give the tables of one device.
+
+JAX fixes its device count when it starts, so each configuration runs in its
+own process; on the CPU, ``--xla_force_host_platform_device_count`` makes
+several host devices, the same code path as several GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+
+from suite.runner import EXECUTION_COLUMNS
+
+ARGS = ["--landscape", "bowl:dim=5", "--landscape", "saddle", "--landscape", "deep_linear:depth=2:width=2",
+        "--optimizer", "adam:learning_rate=0.01,0.1", "--optimizer", "sgd:learning_rate=0.01",
+        "--restarts", "10", "--steps", "60", "--diagnose", "all", "--quiet", "--no-report"]
+
+
+def _run(out, devices: int, *extra) -> None:
+    env = os.environ | {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+                        "SUITE_COMPILE_CACHE": "off"}
+    done = subprocess.run([sys.executable, "-m", "suite", "run", *ARGS, *extra, "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "metadata.json").read_text())["device"]["count"] == devices
+
+
+# Computed after training, from identical end points, by a program XLA may thread
+# differently when the process has more devices: equal to float32 rounding.
+AFTER_TRAINING = ["end_grad_norm", "hessian_index", "lambda_min", "lambda_max"]
+
+
+def _same(a, b) -> None:
+    def read(run, name):
+        return pd.read_parquet(run / f"{name}.parquet")
+
+    # What training computed is bit for bit the same.
+    restarts_a, restarts_b = read(a, "restarts"), read(b, "restarts")
+    pd.testing.assert_frame_equal(restarts_a.drop(columns=AFTER_TRAINING), restarts_b.drop(columns=AFTER_TRAINING))
+    for name in ("curves", "layers"):
+        pd.testing.assert_frame_equal(read(a, name), read(b, name))
+    drop = list(EXECUTION_COLUMNS) + ["device"]
+    pd.testing.assert_frame_equal(read(a, "cells").drop(columns=drop), read(b, "cells").drop(columns=drop))
+    # The end-point pass and the pictures agree to float32 rounding.
+    pd.testing.assert_frame_equal(restarts_a[AFTER_TRAINING], restarts_b[AFTER_TRAINING], rtol=1e-4, atol=1e-6)
+    for name in ("paths", "pictures"):
+        pd.testing.assert_frame_equal(read(a, name), read(b, name), rtol=1e-3)
+
+
+def test_sharded_runs_equal_one_device(tmp_path):
+    _run(tmp_path / "one", 1)
+    _run(tmp_path / "four", 4)  # 10 restarts over 4 devices: padded to 12, the padding dropped
+    _same(tmp_path / "one", tmp_path / "four")
+    _run(tmp_path / "batched", 4, "--batch", "4")  # three batches of 4, one restart per device each
+    _same(tmp_path / "one", tmp_path / "batched")
+    _run(tmp_path / "two", 4, "--devices", "2")
+    _same(tmp_path / "one", tmp_path / "two")
