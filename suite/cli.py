@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+    run.add_argument("--distributed", action="store_true",
+                     help="one of several processes (hosts): start JAX's multi-process runtime; every "
+                          "process runs its share of the restarts and process 0 writes the run folder")
+    run.add_argument("--coordinator", metavar="HOST:PORT",
+                     help="with --distributed: process 0's address (default $JAX_COORDINATOR_ADDRESS)")
+    run.add_argument("--num-processes", type=_int("--num-processes"),
+                     help="with --distributed: how many processes (default $JAX_NUM_PROCESSES)")
+    run.add_argument("--process-id", type=_int("--process-id"),
+                     help="with --distributed: this process's index (default $JAX_PROCESS_ID)")
     run.add_argument("--compile-cache", metavar="DIR",
                      help="JAX's persistent compilation cache: a folder, or 'off' (default: "
                           "$SUITE_COMPILE_CACHE, else ~/.cache/suite/jax)")
@@ -217,7 +226,7 @@ def default_config_text() -> str:
     return resources.files("suite").joinpath("configs/default.toml").read_text()
 
 
-def _build_config(args):
+def _build_config(args, check_out: bool = True):
     from suite import config as cfg
 
     if args.resume:
@@ -260,7 +269,7 @@ def _build_config(args):
     config.check()
     if args.out:
         out = Path(args.out)
-        if (out / "config.toml").exists():
+        if check_out and (out / "config.toml").exists():
             raise UsageError(f"run folder {args.out!r} already holds a run; "
                              f"continue it with --resume {args.out} or choose another --out")
     else:
@@ -274,7 +283,19 @@ def _build_config(args):
 
 
 def _run(args, argv) -> int:
-    config, out = _build_config(args)
+    lonely = [flag for flag, value in (("--coordinator", args.coordinator), ("--num-processes", args.num_processes),
+                                       ("--process-id", args.process_id)) if value is not None]
+    if lonely and not args.distributed:
+        raise UsageError(f"{', '.join(lonely)}: used only with --distributed; add it or drop them")
+    if args.distributed and not (args.out or args.resume):
+        raise UsageError("--distributed needs --out RUN_DIR (or --resume RUN_DIR): every process "
+                         "must name the same run folder, on a file system they share")
+    leader = True
+    if args.distributed:
+        from suite import environment
+        # Before anything else touches JAX: the runtime must start first.
+        leader = environment.init_distributed(args.coordinator, args.num_processes, args.process_id)[0] == 0
+    config, out = _build_config(args, check_out=leader)
     # Imports that start JAX wait until the arguments are known to be good.
     from suite import config as cfg
     from suite import environment, runner
@@ -289,6 +310,9 @@ def _run(args, argv) -> int:
     cells = [Cell(l, o) for l in landscapes for o in optimizers]
 
     run_dir = RunDir(out)
+    if not leader:  # another process of a --distributed run: compute, process 0 writes and reports
+        runner.execute(resolved, cells, run_dir)
+        return EXIT_OK
     plan = _plan(cells, landscapes, optimizers)
     if args.resume:
         metadata = run_dir.read_metadata()

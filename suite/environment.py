@@ -100,3 +100,32 @@ def enable_compile_cache(setting: str | None = None) -> str | None:
     except (OSError, AttributeError, ValueError):
         return None
     return str(path)
+
+
+def init_distributed(coordinator: str | None = None, num_processes: int | None = None,
+                     process_id: int | None = None) -> tuple[int, int]:
+    """Starts JAX's multi-process runtime; returns (this process's index, the number of processes).
+
+    Unset arguments come from ``$JAX_COORDINATOR_ADDRESS``, ``$JAX_NUM_PROCESSES``
+    and ``$JAX_PROCESS_ID``, else from JAX's cluster detection (SLURM, Open MPI,
+    Kubernetes, ...). Must run before any JAX computation.
+    """
+    import os
+
+    from suite.errors import UsageError, one_line
+
+    def from_env(value, name):
+        if value is not None or not os.environ.get(name):
+            return value
+        try:
+            return int(os.environ[name])
+        except ValueError:
+            raise UsageError(f"${name} must be an integer; got {os.environ[name]!r}") from None
+
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator,
+                                   num_processes=from_env(num_processes, "JAX_NUM_PROCESSES"),
+                                   process_id=from_env(process_id, "JAX_PROCESS_ID"))
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise UsageError(f"--distributed could not start JAX's multi-process runtime: {one_line(exc)}") from None
+    return jax.process_index(), jax.process_count()

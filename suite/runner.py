@@ -137,11 +137,43 @@ RESTART_AXIS = "restarts"
 
 
 def local_mesh(devices: int = 0) -> Mesh | None:
-    """A one-axis mesh over this process's devices (the first ``devices``; 0: all), or None for one."""
+    """A one-axis mesh over the devices the restarts shard over, or None for one device.
+
+    In one process: its devices (the first ``devices``; 0: all). With several
+    processes (``suite run --distributed``): every device of every process, so
+    each process runs its share of every batch's restarts.
+    """
+    if jax.process_count() > 1:
+        return Mesh(np.asarray(jax.devices()), (RESTART_AXIS,))
     found = jax.local_devices()
     if devices:
         found = found[:devices]
     return Mesh(np.asarray(found), (RESTART_AXIS,)) if len(found) > 1 else None
+
+
+def _put(tree, sharding: NamedSharding):
+    """``tree`` placed with ``sharding``; across processes each builds its own shards (values agree)."""
+    if sharding.is_fully_addressable:
+        return jax.device_put(tree, sharding)
+
+    def one(x):
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(x)
+            return jax.random.wrap_key_data(one(jax.random.key_data(x)), impl=impl)
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(one, tree)
+
+
+def _to_host(tree):
+    """``tree`` on the host, gathered from every process when it is spread over several."""
+    leaves = jax.tree.leaves(tree)
+    if all(getattr(x, "is_fully_addressable", True) for x in leaves):
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -256,7 +288,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     _, init_stream, noise_stream = streams_
     if mesh is not None:  # the compiled program takes its inputs where it was compiled for them
         rep = replicated(mesh)
-        instance_in, hparams, ctx, init_in, noise_in = jax.device_put(
+        instance_in, hparams, ctx, init_in, noise_in = _put(
             (instance, hparams, ctx, init_stream, noise_stream), rep)
     else:
         instance_in, init_in, noise_in = instance, init_stream, noise_stream
@@ -271,18 +303,20 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         ids = jnp.arange(b * batch, (b + 1) * batch, dtype=jnp.int32)
         real = min(batch, restarts - b * batch)
         start = time.perf_counter()
-        ids_in = ids if mesh is None else jax.device_put(ids, NamedSharding(mesh, P(RESTART_AXIS)))
+        ids_in = ids if mesh is None else _put(ids, NamedSharding(mesh, P(RESTART_AXIS)))
         states = compiled.init(instance_in, hparams, ids_in, init_in, noise_in, ctx)
         t0 = 0
         while True:
-            t0_in = jnp.int32(t0) if mesh is None else jax.device_put(jnp.int32(t0), replicated(mesh))
+            t0_in = jnp.int32(t0) if mesh is None else _put(jnp.int32(t0), replicated(mesh))
             states, done = compiled.chunk(instance_in, hparams, states, t0_in, ctx)
             t0 += chunk
-            finished = bool(done)  # waits for the chunk: the progress bar is honest
+            # Waits for the chunk, so the progress bar is honest; `done` is replicated,
+            # so this process's own copy answers for all.
+            finished = bool(np.asarray(done.addressable_data(0)))
             progress.advance(per_step * min(chunk, config.steps + 1 - (t0 - chunk)) * real)
             if finished:
                 break
-        summary = jax.device_get(states.summary)
+        summary = _to_host(states.summary)
         run_seconds += time.perf_counter() - start
         progress.advance(per_step * max(0, config.steps + 1 - t0) * real)
         steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
@@ -293,7 +327,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
             try:
                 ends = jax.tree.map(lambda x: x[:, :take], states.params)
                 if mesh is not None:  # the extra pass is small: gather the sample on one device
-                    ends = jax.device_put(ends, device)
+                    ends = jax.device_put(_to_host(ends), device)
                 _end_point_pass(instance, ends, ids[:take], init_stream, end_point, found, n_params)
             except Exception as exc:  # noqa: BLE001 - diagnostics never cost the training results
                 diag_error = one_line(exc)[:500]
@@ -649,6 +683,9 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
     """
     progress = progress or Progress()
     cache = cache or ProgramCache(local_mesh(config.devices))
+    # With several processes every one computes every cell (its share of the
+    # restarts) and process 0 writes; the others must not race it.
+    write = jax.process_index() == 0
     device = jax.devices()[0]
     device_name = f"{device.platform}:{device.device_kind}"
     order = {cell.id: i for i, cell in enumerate(cells)}
@@ -678,7 +715,8 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
             for cell in group:
                 row = cell_row(cell, order[cell.id], config, status="failed", error=message,
                                device=device_name)
-                run_dir.write_cell(cell.id, "failed", {"cells": pd.DataFrame([row])})
+                if write:
+                    run_dir.write_cell(cell.id, "failed", {"cells": pd.DataFrame([row])})
             counts["failed"] += len(group)
             progress.advance(len(group))
             continue
@@ -691,11 +729,12 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
             row = cell_row(cell, order[cell.id], config, status="ok", restarts=restarts,
                            result=result, instance=instance, n_settings=len(group),
                            device=device_name) | diagnostic_cell_columns(diag)
-            run_dir.write_cell(cell.id, "ok", {
-                "restarts": restarts,
-                "cells": pd.DataFrame([row]),
-                "curves": curve_table(cell, summary, ckpts),
-                **diagnostic_tables(cell, diag, np.asarray(ckpts)),
-            })
+            if write:
+                run_dir.write_cell(cell.id, "ok", {
+                    "restarts": restarts,
+                    "cells": pd.DataFrame([row]),
+                    "curves": curve_table(cell, summary, ckpts),
+                    **diagnostic_tables(cell, diag, np.asarray(ckpts)),
+                })
             counts["ran"] += 1
     return counts

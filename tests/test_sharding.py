@@ -60,3 +60,40 @@ def test_sharded_runs_equal_one_device(tmp_path):
     _same(tmp_path / "one", tmp_path / "batched")
     _run(tmp_path / "two", 4, "--devices", "2")
     _same(tmp_path / "one", tmp_path / "two")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_equal_one(tmp_path):
+    """`suite run --distributed` on two localhost processes writes the tables of one process."""
+    _run(tmp_path / "one", 1)
+    env = os.environ | {"SUITE_COMPILE_CACHE": "off", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+    common = [sys.executable, "-m", "suite", "run", *ARGS, "--out", str(tmp_path / "two"), "--distributed",
+              "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2"]
+    other = subprocess.Popen([*common, "--process-id", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env=env)
+    try:
+        first = subprocess.run([*common, "--process-id", "0"], capture_output=True, text=True, env=env,
+                               timeout=600)
+        assert first.returncode == 0, first.stderr
+        assert other.wait(timeout=120) == 0, other.stdout.read()
+    finally:
+        other.kill()
+    metadata = json.loads((tmp_path / "two" / "metadata.json").read_text())
+    assert metadata["device"]["count"] == 2  # one device in each process
+    _same(tmp_path / "one", tmp_path / "two")
+
+
+def test_distributed_flags_are_checked(tmp_path, capsys):
+    from suite.cli import main
+
+    assert main(["run", "--process-id", "1"]) == 2
+    assert "--process-id: used only with --distributed" in capsys.readouterr().err
+    assert main(["run", "--distributed"]) == 2
+    assert "--distributed needs --out RUN_DIR" in capsys.readouterr().err
