@@ -325,7 +325,7 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         if take > 0 and not diag_error:
             start = time.perf_counter()
             try:
-                ends = jax.tree.map(lambda x: x[:, :take], states.params)
+                ends = jax.tree.map(lambda x, take=take: x[:, :take], states.params)
                 if mesh is not None:  # the extra pass is small: gather the sample on one device
                     ends = jax.device_put(_to_host(ends), device)
                 _end_point_pass(instance, ends, ids[:take], init_stream, end_point, found, n_params)
