@@ -51,7 +51,8 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 # Columns of cells.parquet that say how a cell was executed, not what it
 # computed: they differ between an interrupted-and-resumed run and a whole one.
 EXECUTION_COLUMNS = ("compile_seconds", "run_seconds", "seconds_per_step", "batch",
-                     "program_cells", "steps_run", "diagnostics_seconds")
+                     "program_cells", "steps_run", "diagnostics_seconds", "updates_per_second",
+                     "copy_bandwidth", "floor_fraction")
 # Live memory per restart relative to its state (params + optimizer state):
 # the state in and out of the scan step, gradient, updates and temporaries.
 STATE_MEMORY_FACTOR = 8
@@ -254,6 +255,7 @@ class GroupResult:
     # Per setting: what the end-point pass and the checkpoints found (empty without diagnostics).
     diagnostics: list = dataclasses.field(default_factory=list)
     diagnostics_seconds: float = 0.0
+    traffic_bytes: int = 0  # bytes one restart-step must read and write: its point and optimizer state, twice
 
 
 def run_group(instance: Landscape, settings: list[OptimizerSetting], config: RunConfig,
@@ -349,7 +351,30 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
         diag_seconds += time.perf_counter() - start
     else:
         found = []
-    return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch, found, diag_seconds)
+    return GroupResult(summary, compiled.compile_seconds, run_seconds, steps_run, batch, found, diag_seconds,
+                       _traffic_bytes(static, instance, hparams, ctx))
+
+
+def _traffic_bytes(static, instance, hparams, ctx) -> int:
+    """Bytes a restart-step reads and writes at least: its point and optimizer state, in and out."""
+    one = jax.eval_shape(functools.partial(program.init, static), instance,
+                         jax.tree.map(lambda h: jax.ShapeDtypeStruct((1,), h.dtype), hparams),
+                         jax.ShapeDtypeStruct((1,), jnp.int32), jax.random.key(0), jax.random.key(0), ctx)
+    return 2 * sum(x.size * x.dtype.itemsize for x in jax.tree.leaves((one.params, one.opt_state)))
+
+
+@functools.lru_cache(maxsize=None)
+def copy_bandwidth(device: jax.Device) -> float:
+    """Bytes per second of one device copy (read + write) of a large array, measured once per process."""
+    x = jax.device_put(jnp.ones((64 if device.platform == "cpu" else 512) << 18, jnp.float32), device)
+    copy = jax.jit(lambda a: a + 1.0)
+    copy(x).block_until_ready()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        copy(x).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return 2 * x.nbytes / min(times)
 
 
 def _end_point_pass(instance, ends, ids, init_stream, which, found, n_params) -> None:
@@ -608,7 +633,7 @@ def diagnostic_tables(cell: Cell, diag: dict, ckpt_steps: np.ndarray) -> dict[st
 def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: str = "",
              restarts: pd.DataFrame | None = None, result: GroupResult | None = None,
              instance: Landscape | None = None, n_settings: int = 0,
-             device: str = "") -> dict:
+             device: str = "", bandwidth: float = 0.0) -> dict:
     """The cells.parquet row of one cell, with its metrics when it finished."""
     row = identity_columns(cell) | {
         "order": order,
@@ -641,6 +666,12 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
         "run_seconds": result.run_seconds,
         # The program ran every setting of the sweep at once: a cell's share.
         "seconds_per_step": result.run_seconds / max(result.steps_run, 1) / max(n_settings, 1),
+        # Speed: restart-steps per second, and how near the memory-traffic floor
+        # (each step reads and writes the point and optimizer state) it runs.
+        "updates_per_second": config.restarts / max(result.run_seconds / max(result.steps_run, 1)
+                                                    / max(n_settings, 1), 1e-12),
+        "traffic_bytes": result.traffic_bytes,
+        "copy_bandwidth": bandwidth,
         "median_final_loss": float(np.median(finite_or_inf(final))),
         "best_loss": float(np.min(finite_or_inf(restarts["best_loss"].to_numpy()))),
         "divergence_rate": float(restarts["diverged_step"].notna().mean()),
@@ -649,6 +680,7 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
         "diagnostics": ",".join(config.diagnostics),
         "diagnostics_seconds": result.diagnostics_seconds / max(n_settings, 1),
     }
+    row["floor_fraction"] = (row["updates_per_second"] * result.traffic_bytes / bandwidth) if bandwidth else float("nan")
     for target in config.targets:
         name = target_label(target)
         hits = restarts[f"step_to_target_{name}"].fillna(-1).to_numpy()
@@ -688,6 +720,7 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
     write = jax.process_index() == 0
     device = jax.devices()[0]
     device_name = f"{device.platform}:{device.device_kind}"
+    bandwidth = copy_bandwidth(device) * (1 if cache.mesh is None else cache.mesh.devices.size)
     order = {cell.id: i for i, cell in enumerate(cells)}
     done = run_dir.finished()
     pending = [c for c in cells if c.id not in done]
@@ -728,7 +761,7 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
                 restarts[name] = column
             row = cell_row(cell, order[cell.id], config, status="ok", restarts=restarts,
                            result=result, instance=instance, n_settings=len(group),
-                           device=device_name) | diagnostic_cell_columns(diag)
+                           device=device_name, bandwidth=bandwidth) | diagnostic_cell_columns(diag)
             if write:
                 run_dir.write_cell(cell.id, "ok", {
                     "restarts": restarts,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -104,8 +105,15 @@ def test_a_run_writes_the_documented_folder(capsys, tmp_path):
     assert len(restarts) == 2 * 3 * 4  # landscapes × optimizer settings × restarts
     cells = pd.read_parquet(out / "cells.parquet")
     assert len(cells) == 6 and (cells["status"] == "ok").all()
-    for column in ("compile_seconds", "run_seconds", "device", "success_1e-08", "ert_1e-08", "restarts"):
+    for column in ("compile_seconds", "run_seconds", "device", "success_1e-08", "ert_1e-08", "restarts",
+                   "updates_per_second", "floor_fraction", "traffic_bytes", "copy_bandwidth"):
         assert column in cells.columns
+    # Speed per cell: restart-steps per second, and the share of the memory-traffic floor.
+    assert np.allclose(cells["updates_per_second"], cells["restarts"] / cells["seconds_per_step"])
+    adam = cells[cells["optimizer"] == "adam"]
+    # x, m, v of dim 3 and Adam's int32 step count, read and written.
+    assert (adam["traffic_bytes"] == 2 * (4 * 3 * 3 + 4)).all()
+    assert (cells["floor_fraction"] > 0).all() and np.isfinite(cells["floor_fraction"]).all()
     curves = pd.read_parquet(out / "curves.parquet")
     assert set(curves["quantity"]) == {"loss", "best"} and curves["step"].max() == 20
     metadata = json.loads((out / "metadata.json").read_text())

@@ -310,6 +310,8 @@ def landscape_table(report: Report, landscape: str):
             f"best {scale.label}: median": f"{np.median(best):.3g}",
             "diverged": _pct(float(row["divergence_rate"])),
             "µs/step": f"{row['seconds_per_step'] * 1e6:.1f}",
+            "updates/s": f"{row['updates_per_second']:.3g}" if "updates_per_second" in row else "",
+            "of floor": _pct(row.get("floor_fraction", float("nan"))),
         })
     failed = report.failed[report.failed["landscape_label"] == landscape] if not report.failed.empty \
         else report.failed
@@ -323,7 +325,9 @@ def landscape_table(report: Report, landscape: str):
             f"Success: share of restarts reaching Δf ≤ {target}. ERT: expected steps to reach it, "
             f"counting restarts (COCO), with a 95% bootstrap interval from simulated restarts; time "
             f"to target is ERT × seconds per step. A * marks a best value at the edge of the sweep: "
-            f"the optimum may lie outside it."))
+            f"the optimum may lie outside it. Updates/s counts restart-steps; 'of floor' is how near "
+            f"that is to the memory-traffic floor (each step reads and writes the point and optimizer "
+            f"state, at the device's measured copy bandwidth; on a CPU a cache-resident state can beat it)."))
 
 
 def convergence(report: Report, landscape: str):
