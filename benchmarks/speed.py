@@ -15,7 +15,10 @@ median of ``--repeats``):
   ``--net-restarts``): updates per second and **achieved FLOP/s** (6 × samples
   × Σ n_in·n_out per restart-step: forward, and backward twice over) against
   the device's measured float32 matrix-multiply rate, for the suite, a bare
-  JAX program and batched PyTorch (``torch.bmm``; eager and compiled).
+  JAX program and batched PyTorch (``torch.bmm``; eager and compiled), and
+  the suite with bfloat16 matrix multiplies (``--matmul-precision
+  bfloat16``) with its accuracy impact: the median final loss against the
+  default precision's, from the same starts.
 
 PyTorch is a benchmark-only extra (``pip install torch``); without it its
 columns say so. ``--small`` is the configuration the test suite runs so this
@@ -118,10 +121,12 @@ def jax_loop(restarts: int, dim: int, steps: int):
     return lambda: [program() for _ in range(restarts)]
 
 
-def suite_group(landscape: cfg.Component, restarts: int, steps: int, registry):
+def suite_group(landscape: cfg.Component, restarts: int, steps: int, registry, precision: str = "default",
+                losses: list | None = None):
+    """The runner's own run seconds for one cell; appends the median final loss to ``losses``."""
     config = cfg.RunConfig(landscapes=[landscape],
                            optimizers=[cfg.Component("adam", {"learning_rate": [LEARNING_RATE]})],
-                           restarts=restarts, steps=steps, targets=(1e-30,))
+                           restarts=restarts, steps=steps, targets=(1e-30,), matmul_precision=precision)
     landscapes, optimizers = cfg.resolve(config, registry)
     cell = landscapes[0]
     instance = runner.build_instance(cell, 0)
@@ -129,7 +134,10 @@ def suite_group(landscape: cfg.Component, restarts: int, steps: int, registry):
     cache = runner.ProgramCache(runner.local_mesh())
 
     def run():
-        return runner.run_group(instance, optimizers, config, streams, cache=cache).run_seconds
+        result = runner.run_group(instance, optimizers, config, streams, cache=cache)
+        if losses is not None:
+            losses.append(float(np.median(result.summary["loss"])))
+        return result.run_seconds
 
     run()  # compile
     return run
@@ -290,9 +298,12 @@ def main(argv=None) -> None:
           f"Adam, {args.net_steps} steps: updates/s and achieved FLOP/s against the matmul rate")
     print(f"{'impl':<15} {'updates/s':>11} {'GFLOP/s':>9} {'of matmul':>10} {'suite ×':>8}")
     rows = {}
-    suite_run = suite_group(cfg.Component("deep_net", {k: [v] for k, v in values.items()}), args.net_restarts,
-                            args.net_steps, registry)
+    component = cfg.Component("deep_net", {k: [v] for k, v in values.items()})
+    exact, fast = [], []
+    suite_run = suite_group(component, args.net_restarts, args.net_steps, registry, "default", exact)
     rows["suite"] = statistics.median(suite_run() for _ in range(args.repeats))
+    bf16_run = suite_group(component, args.net_restarts, args.net_steps, registry, "bfloat16", fast)
+    rows["suite bfloat16"] = statistics.median(bf16_run() for _ in range(args.repeats))
     rows["jax bare"] = median_seconds(jax_net_bare(instance, args.net_restarts, args.net_steps), args.repeats)
     if use_torch:
         rows["torch eager"] = median_seconds(torch_net(instance, args.net_restarts, args.width, args.net_steps, False),
@@ -303,7 +314,10 @@ def main(argv=None) -> None:
     for name, seconds in rows.items():
         print(f"{name:<15} {args.net_restarts * args.net_steps / seconds:>11.3g} {flops / seconds / 1e9:>9.1f} "
               f"{flops / seconds / rate:>10.1%} {seconds / rows['suite']:>8.2f}", flush=True)
-    print("\n'suite ×': an implementation's seconds over the suite's (above 1: the suite is faster). "
+    print(f"\nbfloat16 matmuls (--matmul-precision bfloat16), accuracy: median final loss {fast[-1]:.6g} "
+          f"against {exact[-1]:.6g} at the default precision (relative change "
+          f"{abs(fast[-1] - exact[-1]) / max(abs(exact[-1]), 1e-30):.2%}).")
+    print("'suite ×': an implementation's seconds over the suite's (above 1: the suite is faster). "
           "The suite's seconds are its runner's own (summaries, 1 target, checkpoints, chunks); "
           "it evaluates steps + 1 losses for steps updates.")
 

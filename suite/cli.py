@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_int("--seed"), help="root of every random draw")
     run.add_argument("--batch", type=_int("--batch"), help="most restarts per compiled batch (0: automatic)")
     run.add_argument("--chunk", type=_int("--chunk"), help="steps per compiled chunk (0: automatic)")
+    run.add_argument("--matmul-precision", metavar="P",
+                     help="float32 matrix multiplies: default (TF32 on recent GPUs), float32, tensorfloat32 "
+                          "or bfloat16 (faster, less precise)")
     run.add_argument("--devices", type=_int("--devices"),
                      help="local devices the restarts shard over (0, the default: all of them)")
     run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: reports/<run-id>/)")
@@ -236,6 +239,7 @@ def _build_config(args, check_out: bool = True):
             ("--restarts", args.restarts), ("--instances", args.instances),
             ("--steps", args.steps), ("--seed", args.seed),
             ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk), ("--devices", args.devices),
+            ("--matmul-precision", args.matmul_precision),
             ("--diagnose", args.diagnose), ("--diagnose-restarts", args.diagnose_restarts)) if value]
         if clashing:
             raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
@@ -262,6 +266,8 @@ def _build_config(args, check_out: bool = True):
         config.diagnostics = list(cfg.DIAGNOSTICS) if names == ["all"] else names
     if args.diagnose_restarts is not None:
         config.diagnose_restarts = args.diagnose_restarts
+    if args.matmul_precision is not None:
+        config.matmul_precision = args.matmul_precision
     for name in ("restarts", "instances", "steps", "seed", "batch", "chunk", "devices"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))

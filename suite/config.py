@@ -57,12 +57,14 @@ RUN_KEYS = {
     "chunk": "steps per compiled chunk (progress and early stop between chunks); 0: automatic",
     "batch": "most restarts per compiled batch; 0: sized to device memory",
     "devices": "local devices the restarts shard over; 0: all of them",
+    "matmul_precision": "float32 matrix multiplies: default (TF32 on recent GPUs), float32, or bfloat16",
     "plugins": "single-file plugins to load",
     "diagnostics": "landscape diagnostics to compute: hessian, layers, path, minima, pictures (default none)",
     "diagnose_restarts": "restarts per cell whose end points the diagnostics examine, the first ones "
                          "(0: all on landscapes of up to 100 parameters, else 64)",
 }
 DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures")  # suite.diagnostics.DIAGNOSTICS
+MATMUL_PRECISIONS = ("default", "float32", "tensorfloat32", "bfloat16")
 # A wrapper starts where "+" is followed by a name: "1e+3" stays one number.
 _WRAP_SPLIT = re.compile(r"\+(?=[A-Za-z_])")
 
@@ -95,6 +97,7 @@ class RunConfig:
     chunk: int = 0
     batch: int = 0
     devices: int = 0
+    matmul_precision: str = "default"
     plugins: list[str] = dataclasses.field(default_factory=list)
     wrappers: list[Component] = dataclasses.field(default_factory=list)  # around every optimizer
     diagnostics: list[str] = dataclasses.field(default_factory=list)
@@ -113,6 +116,9 @@ class RunConfig:
             raise UsageError(f"targets must be a non-empty list of positive numbers; got {targets!r}")
         if list(targets) != sorted(targets, reverse=True):
             raise UsageError("targets must be in descending order (the last is the hardest)")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise UsageError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; "
+                             f"got {self.matmul_precision!r}")
         if not isinstance(self.diagnostics, list) or not all(isinstance(d, str) for d in self.diagnostics):
             raise UsageError(f"diagnostics must be a list of names; got {self.diagnostics!r}")
         for name in self.diagnostics:

@@ -86,6 +86,8 @@ class Static:
       wrappers: ``(name, wrap, static pairs)`` per wrapper, innermost first.
       layers: record per-layer gradient norms at the checkpoints (layered landscapes).
       trace: record the point at the checkpoints (for pictures of 2-D landscapes).
+      matmul_precision: float32 matrix multiplies as JAX's ``default`` (TF32 on
+        recent GPUs), ``float32`` (exact), or ``bfloat16`` (fastest, least precise).
     """
 
     factory: Callable[..., optax.GradientTransformation]
@@ -94,6 +96,7 @@ class Static:
     wrappers: tuple = ()
     layers: bool = False
     trace: bool = False
+    matmul_precision: str = "default"
 
     def transformation(self, traced: dict) -> optax.GradientTransformationExtraArgs:
         """The optimizer inside its wrappers; ``traced`` holds ``name`` and ``wrapper.name`` keys."""

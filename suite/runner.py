@@ -16,6 +16,7 @@ and setting, and nothing depends on batch or chunk sizes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -116,6 +117,12 @@ class ProgramCache:
                                 in_shardings=(rep, rep, by_restart, rep, rep), out_shardings=(by_restart, rep))
         stream = jax.random.key(0)
         start = time.perf_counter()
+        precision = (contextlib.nullcontext() if static.matmul_precision == "default"
+                     else jax.default_matmul_precision(static.matmul_precision))
+        with precision:
+            return self._lower(static, landscape, hparams, ctx, budget, batch, init_jit, chunk_jit, stream, start)
+
+    def _lower(self, static, landscape, hparams, ctx, budget, batch, init_jit, chunk_jit, stream, start):
         while True:
             ids = jax.ShapeDtypeStruct((batch,), jnp.int32)
             init_args = (static, landscape, hparams, ids, stream, stream, ctx)
@@ -270,7 +277,8 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     asked = set(config.diagnostics)
     n_params = diagnostics.flatten(instance.init(jax.random.key(0)))[0].shape[0]
     static = program_static(first, chunk, layers="layers" in asked and instance.layered,
-                            trace="pictures" in asked and n_params == 2)
+                            trace="pictures" in asked and n_params == 2,
+                            matmul_precision=config.matmul_precision)
     end_point = tuple(d for d in diagnostics.END_POINT if d in asked)
     sample = diagnostics.sample_size(config.diagnose_restarts, config.restarts, n_params) if end_point else 0
     f_opt = 0.0 if instance.f_opt is None else instance.f_opt
@@ -438,11 +446,11 @@ def _finish_diagnostics(instance, found: dict, summary: dict, h: int, which: tup
 
 
 def program_static(setting: OptimizerSetting, chunk: int, *, layers: bool = False,
-                   trace: bool = False) -> program.Static:
+                   trace: bool = False, matmul_precision: str = "default") -> program.Static:
     """What shapes the program of ``setting``: shared by every setting of its group."""
     own = tuple((p.name, setting.values[p.name]) for p in setting.spec.params if not p.traced)
     wrappers = tuple((w.spec.name, w.spec.wrap, w.static) for w in setting.wrappers)
-    return program.Static(setting.spec.factory, own, chunk, wrappers, layers, trace)
+    return program.Static(setting.spec.factory, own, chunk, wrappers, layers, trace, matmul_precision)
 
 
 def _batch_size(static, instance, hparams, ctx, budget, config, n_settings) -> int:

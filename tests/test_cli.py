@@ -52,6 +52,8 @@ def run_main(capsys, *argv):
     (["run", "--plugin", "missing.py"], "plugin file 'missing.py' does not exist"),
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["run", "--matmul-precision", "half"],
+     "matmul_precision must be one of default, float32, tensorfloat32, bfloat16; got 'half'"),
     (["run", "--diagnose", "hessan"],
      "unknown diagnostic 'hessan'; choose from: hessian, layers, path, minima, pictures, all"),
     (["run", "--diagnose-restarts", "-1"], "diagnose_restarts must be an integer >= 0; got -1"),
