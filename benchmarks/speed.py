@@ -42,8 +42,11 @@ import optax
 from suite import config as cfg
 from suite import runner
 from suite.registry import load_registry
+# The bare program and the Python loop are throughput.py's (this folder is on sys.path).
+from throughput import bare_program as jax_bare
+from throughput import loop_program as jax_loop
 
-LEARNING_RATE = 0.01
+LEARNING_RATE = 0.01  # throughput.py's too
 SAMPLES = 256
 DEPTH = 8
 
@@ -89,36 +92,6 @@ def matmul_rate(n: int) -> float:
 
 
 # --- Rastrigin -----------------------------------------------------------------------------
-
-
-def rastrigin(x):
-    return jnp.sum(x * x + 20.0 * jnp.sin(jnp.pi * x) ** 2, axis=-1)
-
-
-def jax_bare(restarts: int, dim: int, steps: int):
-    tx = optax.adam(LEARNING_RATE)
-
-    def one(key):
-        x = jax.random.uniform(key, (dim,), minval=-5.12, maxval=5.12)
-
-        def step(carry, _):
-            x, state, best = carry
-            value, grad = jax.value_and_grad(rastrigin)(x)
-            updates, state = tx.update(grad, state, x)
-            return (optax.apply_updates(x, updates), state, jnp.minimum(best, value)), None
-
-        (x, _, best), _ = jax.lax.scan(step, (x, tx.init(x), jnp.inf), None, length=steps)
-        return best
-
-    keys = jax.random.split(jax.random.key(0), restarts)
-    compiled = jax.jit(jax.vmap(one)).lower(keys).compile()
-    return lambda: compiled(keys).block_until_ready()
-
-
-def jax_loop(restarts: int, dim: int, steps: int):
-    """A Python loop over restarts, each one call of a compiled scan."""
-    program = jax_bare(1, dim, steps)
-    return lambda: [program() for _ in range(restarts)]
 
 
 def suite_group(landscape: cfg.Component, restarts: int, steps: int, registry, precision: str = "default",
