@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 import suite
 from suite import Param
+from suite.landscapes import _random
 
 PARAMS = (
     Param("dim", int, 10, "number of coordinates", low=1),
@@ -40,7 +41,7 @@ def eigenvalues(dim: int, condition: float, spectrum: str) -> jax.Array:
 
 
 def _init(data, key):
-    return jax.random.uniform(key, data["x_opt"].shape, minval=-BOX, maxval=BOX)
+    return _random.uniform(key, data["x_opt"].shape, -BOX, BOX)
 
 
 def _loss(data, x, key):
@@ -57,10 +58,10 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     dim = params["dim"]
     data = {
         "eigenvalues": eigenvalues(dim, params["condition"], params["spectrum"]),
-        "x_opt": jax.random.uniform(key_opt, (dim,), minval=-1.0, maxval=1.0),
+        "x_opt": _random.uniform(key_opt, (dim,), -1.0, 1.0),
     }
     if params["rotate"] and dim > 1:
-        data["rotation"] = jax.random.orthogonal(key_rotation, dim)
+        data["rotation"] = _random.orthogonal(key_rotation, dim)
     return suite.Landscape(
         data=data,
         init_fn=_init,

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 
 import suite
 from suite import Param
+from suite.landscapes import _random
 
 PARAMS = (
     Param("depth", int, 4, "number of weight layers L", low=1),
@@ -51,7 +52,7 @@ def whitened_inputs(key: jax.Array, width: int, samples: int) -> jax.Array:
     if samples < width:
         raise ValueError(f"deep_linear needs samples >= width to whiten its inputs; "
                          f"got samples={samples}, width={width}")
-    return jnp.sqrt(samples) * jax.random.orthogonal(key, samples)[:width]
+    return jnp.sqrt(samples) * _random.orthogonal(key, samples)[:width]
 
 
 def product(layers) -> jax.Array:
@@ -75,7 +76,7 @@ def balanced_layers(scale: jax.Array, u: jax.Array, v: jax.Array, key: jax.Array
     (balanced), and the product is scale · U Vᵀ: aligned with the teacher.
     """
     width = u.shape[0]
-    frames = [v, *(jax.random.orthogonal(k, width) for k in jax.random.split(key, depth - 1)), u]
+    frames = [v, *(_random.orthogonal(k, width) for k in jax.random.split(key, depth - 1)), u]
     c = scale ** (1.0 / depth)
     return [c * frames[i + 1] @ frames[i].T for i in range(depth)]
 
@@ -92,8 +93,8 @@ class _Init:
         keys = jax.random.split(key, self.depth)
         if self.kind == "small":
             std = data["scale"] / jnp.sqrt(width)
-            return [std * jax.random.normal(k, (width, width)) for k in keys]
-        return [jax.random.orthogonal(k, width) for k in keys]  # "orthogonal"
+            return [std * _random.normal(k, (width, width)) for k in keys]
+        return [_random.orthogonal(k, width) for k in keys]  # "orthogonal"
 
 
 def build(params: dict, *, key: jax.Array) -> suite.Landscape:
@@ -101,11 +102,11 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     key_x, key_u, key_v = jax.random.split(key, 3)
     depth, width = params["depth"], params["width"]
     x = whitened_inputs(key_x, width, params["samples"])
-    u, v = jax.random.orthogonal(key_u, width), jax.random.orthogonal(key_v, width)
+    u, v = _random.orthogonal(key_u, width), _random.orthogonal(key_v, width)
     singular = jnp.linspace(params["strength"], params["strength"] / width, width)
     teacher = (u * singular) @ v.T
     data = {"x": x, "y": teacher @ x, "u": u, "v": v,
-            "scale": jnp.asarray(params["scale"], jnp.float32)}
+            "scale": _random.floats(params["scale"])}
     # A minimiser: the balanced factorisation of the teacher, W_1 = S^{1/L}Vᵀ, ..., W_L = U S^{1/L}.
     root = singular ** (1.0 / depth)
     x_opt = [jnp.diag(root) for _ in range(depth)]

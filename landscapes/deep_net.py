@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 import suite
 from suite import Param
+from suite.landscapes import _random
 from suite.minibatch import is_stochastic, take
 
 ACTIVATIONS = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}
@@ -64,8 +65,8 @@ def random_layers(key: jax.Array, depth: int, width: int, gain, bias_scale) -> l
         k_w, k_b = jax.random.split(k)
         n_out = 1 if i == depth - 1 else width
         layers.append({
-            "w": gain / jnp.sqrt(width) * jax.random.normal(k_w, (width, n_out)),
-            "b": bias_scale * jax.random.normal(k_b, (n_out,)),
+            "w": gain / jnp.sqrt(width) * _random.normal(k_w, (width, n_out)),
+            "b": bias_scale * _random.normal(k_b, (n_out,)),
         })
     return layers
 
@@ -95,7 +96,7 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     """Teacher–student deep network (Nielsen 2015, ch. 5; Glorot & Bengio 2010); f* = 0."""
     key_x, key_teacher = jax.random.split(key)
     depth, width, samples = params["depth"], params["width"], params["samples"]
-    x = jax.random.normal(key_x, (samples, width))
+    x = _random.normal(key_x, (samples, width))
     teacher = random_layers(key_teacher, depth, width, params["gain"], params["bias_scale"])
     raw = forward(teacher, x, params["activation"])
     # Standardise the targets through the (linear) output layer: still a teacher of the family.
@@ -103,8 +104,8 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     teacher[-1] = {"w": teacher[-1]["w"] / std, "b": (teacher[-1]["b"] - mean) / std}
     stochastic = is_stochastic(params["batch"], samples)
     data = {"x": x, "y": forward(teacher, x, params["activation"]),
-            "gain": jnp.asarray(params["gain"], jnp.float32),
-            "bias_scale": jnp.asarray(params["bias_scale"], jnp.float32)}
+            "gain": _random.floats(params["gain"]),
+            "bias_scale": _random.floats(params["bias_scale"])}
     tags = ("vanishing-gradients", "plateaus") + (("stochastic",) if stochastic else ())
     loss = _Loss(params["activation"], params["batch"] if stochastic else 0)
     return suite.Landscape(data=data, init_fn=_Init(depth), loss_fn=loss, f_opt=0.0, x_opt=teacher,

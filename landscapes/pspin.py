@@ -23,10 +23,24 @@ the sphere, with no radial part an optimizer could waste its step on. The
 runner projects back onto the sphere after every step.
 
 Memory. The symmetrised coupling tensor has N^p entries (N = 400, p = 3:
-256 MB in float32). The energy is contracted one axis group at a time, as a
+256 MB in float32, 512 MB in float64). The energy is contracted one axis group at a time, as a
 matrix product over all restarts at once, so no restarts × N^p (or N^{p−1} for
 p ≥ 4) tensor is ever formed; the gradient costs no second contraction (a
 custom JVP: ∇(Σ J σ^{⊗p}) = p J σ^{⊗(p−1)} for symmetric J).
+
+Precision. For p ≥ 3, f* is a reference, not this instance's minimum: the
+ground-state energy as N → ∞ (f_opt_kind "reference"), which a finite instance
+misses by a finite-size correction of either sign, so f − f* says how far from
+the N → ∞ floor a run got, never whether it found this instance's minimum. For p = 2, f* =
+λ_min(J)/√N is this instance's exact minimum, from a float64 eigensolve when
+the instance is built (accurate to ~1e-15 whatever precision the run uses).
+The loss is the energy u itself, not measured from f*: it is a sum of N^p
+terms of both signs whose total is O(1), so its rounding error is several ulps
+of |u| (≈ 1e-7 in float32), below which a float32 run cannot resolve f − f*.
+(For p = 2 alone, u − f* = Σ_k (λ_k − λ_min)(v_k·σ)²/N^{3/2} in J's eigenbasis
+would be free of cancellation; one contraction serves every p instead.) The
+couplings are drawn in float32 and cast, so a float64 run faces the same
+instance and the same starts as a float32 run.
 
 References:
   Crisanti, Sommers, "The spherical p-spin interaction spin glass model",
@@ -52,6 +66,7 @@ from jax.custom_derivatives import SymbolicZero
 
 import suite
 from suite import Param
+from suite.landscapes import _random
 
 PARAMS = (
     Param("n", int, 100, "number of spins N (the coupling tensor holds N^p floats)", low=2),
@@ -73,7 +88,7 @@ def couplings(key: jax.Array, n: int, p: int) -> jax.Array:
     Symmetrising (averaging over the p! index permutations) leaves H unchanged,
     because σ^{⊗p} is symmetric, and makes ∇H = p·(J contracted p − 1 times).
     """
-    return _symmetrize(jax.random.normal(key, (n,) * p, jnp.float32))
+    return _symmetrize(_random.normal(key, (n,) * p))
 
 
 @jax.jit
@@ -142,7 +157,7 @@ def retract(sigma: jax.Array) -> jax.Array:
 
 def _init(data, key):
     n = data["couplings"].shape[0]
-    return retract(jax.random.normal(key, (n,)))  # uniform on the sphere
+    return retract(_random.normal(key, (n,)))  # uniform on the sphere
 
 
 def _loss(data, sigma, key):
@@ -179,7 +194,7 @@ def index_curve(p: int) -> tuple[tuple[float, float], ...]:
 
 
 def _check_memory(n: int, p: int) -> None:
-    needed = 4 * n**p
+    needed = _random.default_float().itemsize * n**p  # 8 bytes a float under x64
     try:
         available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -204,7 +219,7 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
         # J/√N, at ±√N times its eigenvector; exact for this instance.
         values, vectors = np.linalg.eigh(np.asarray(data["couplings"], np.float64))
         f_opt = float(values[0] / math.sqrt(n))
-        x_opt = jnp.asarray(vectors[:, 0] * math.sqrt(n), jnp.float32)
+        x_opt = _random.floats(vectors[:, 0] * math.sqrt(n))
         return suite.Landscape(data=data, init_fn=_init, loss_fn=_loss, project_fn=_project,
                                f_opt=f_opt, x_opt=x_opt, tags=("saddles",), levels=levels, **extra)
     return suite.Landscape(data=data, init_fn=_init, loss_fn=_loss, project_fn=_project,

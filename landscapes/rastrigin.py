@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 import suite
 from suite import Param
+from suite.landscapes import _random
 
 PARAMS = (Param("dim", int, 10, "number of coordinates", low=1),)
 
@@ -86,11 +87,11 @@ def f15(x: jax.Array, x_opt: jax.Array, r: jax.Array, q: jax.Array) -> jax.Array
 
 
 def _init(data, key):
-    return jax.random.uniform(key, data["x_opt"].shape, minval=-BOX, maxval=BOX)
+    return _random.uniform(key, data["x_opt"].shape, -BOX, BOX)
 
 
 def _init_bbob(data, key):
-    return jax.random.uniform(key, data["x_opt"].shape, minval=-BBOB_BOX, maxval=BBOB_BOX)
+    return _random.uniform(key, data["x_opt"].shape, -BBOB_BOX, BBOB_BOX)
 
 
 def _loss_f15(data, x, key):
@@ -122,9 +123,9 @@ def build_rotated(params: dict, *, key: jax.Array) -> suite.Landscape:
     key_r, key_q, key_opt = jax.random.split(key, 3)
     dim = params["dim"]
     data = {
-        "x_opt": jax.random.uniform(key_opt, (dim,), minval=-BBOB_OPT_BOX, maxval=BBOB_OPT_BOX),
-        "r": jax.random.orthogonal(key_r, dim),
-        "q": jax.random.orthogonal(key_q, dim),
+        "x_opt": _random.uniform(key_opt, (dim,), -BBOB_OPT_BOX, BBOB_OPT_BOX),
+        "r": _random.orthogonal(key_r, dim),
+        "q": _random.orthogonal(key_q, dim),
     }
     return suite.Landscape(
         data=data,

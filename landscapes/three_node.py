@@ -26,6 +26,7 @@ import jax.numpy as jnp
 
 import suite
 from suite import Param
+from suite.landscapes import _random
 
 PARAMS = (
     Param("dim", int, 10, "number of Boolean inputs n", low=1),
@@ -49,18 +50,19 @@ def _loss(data, params, key):
 
 def _init(data, key):
     dim = data["x"].shape[1]
-    return {"w": jax.random.normal(key, (2, dim)) / jnp.sqrt(dim), "b": jnp.zeros((2,))}
+    return {"w": _random.normal(key, (2, dim)) / jnp.sqrt(dim), "b": jnp.zeros((2,))}
 
 
 def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     """Smooth Blum–Rivest 3-node network on a planted set (Blum & Rivest 1992); f* = 0."""
     key_x, key_w, key_b = jax.random.split(key, 3)
     dim, samples, sharpness = params["dim"], params["samples"], params["sharpness"]
-    x = jnp.where(jax.random.bernoulli(key_x, 0.5, (samples, dim)), 1.0, -1.0)
+    # p in float32: the bits drawn, and so the inputs, are the same in float32 and float64 runs.
+    x = _random.floats(jnp.where(jax.random.bernoulli(key_x, jnp.float32(0.5), (samples, dim)), 1.0, -1.0))
     planted = {
-        "w": sharpness * jax.random.normal(key_w, (2, dim)) / jnp.sqrt(dim),
+        "w": sharpness * _random.normal(key_w, (2, dim)) / jnp.sqrt(dim),
         # Thresholds around 0 keep each unit on for about half the inputs.
-        "b": sharpness * 0.5 * jax.random.normal(key_b, (2,)),
+        "b": sharpness * 0.5 * _random.normal(key_b, (2,)),
     }
     return suite.Landscape(
         data={"x": x, "y": network(planted, x)},

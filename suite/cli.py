@@ -65,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--matmul-precision", metavar="P",
                      help="float32 matrix multiplies: default (TF32 on recent GPUs), float32, tensorfloat32 "
                           "or bfloat16 (faster, less precise)")
+    run.add_argument("--precision", metavar="P",
+                     help="float32 (default) or float64 (JAX's x64 mode) for every point, loss and "
+                          "summary: float64 when a target is finer than float32 resolves at f*")
+    run.add_argument("--stop-at-target", action="store_true", default=None,
+                     help="fixed-target mode: a restart stops when it reaches the last target, and its "
+                          "final loss is the loss there (default: every restart runs every step; "
+                          "final loss is f(x_T))")
+    run.add_argument("--tuning", metavar="MODE",
+                     help="how hyperparameters you leave unset are tuned: grid (each optimizer's declared "
+                          "sweep; the default) or budget:N (exactly N quasi-random settings per optimizer)")
     run.add_argument("--devices", type=_int("--devices"),
                      help="local devices the restarts shard over (0, the default: all of them)")
     run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: reports/<run-id>/)")
@@ -239,8 +249,10 @@ def _build_config(args, check_out: bool = True):
             ("--restarts", args.restarts), ("--instances", args.instances),
             ("--steps", args.steps), ("--seed", args.seed),
             ("--out", args.out), ("--batch", args.batch), ("--chunk", args.chunk), ("--devices", args.devices),
-            ("--matmul-precision", args.matmul_precision),
-            ("--diagnose", args.diagnose), ("--diagnose-restarts", args.diagnose_restarts)) if value]
+            ("--matmul-precision", args.matmul_precision), ("--precision", args.precision),
+            ("--stop-at-target", args.stop_at_target), ("--tuning", args.tuning),
+            ("--diagnose", args.diagnose), ("--diagnose-restarts", args.diagnose_restarts))
+            if value is not None and value != []]
         if clashing:
             raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
         path = Path(args.resume)
@@ -268,6 +280,9 @@ def _build_config(args, check_out: bool = True):
         config.diagnose_restarts = args.diagnose_restarts
     if args.matmul_precision is not None:
         config.matmul_precision = args.matmul_precision
+    for name in ("precision", "stop_at_target", "tuning"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
     for name in ("restarts", "instances", "steps", "seed", "batch", "chunk", "devices"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
@@ -328,6 +343,9 @@ def _run(args, argv) -> int:
         metadata = environment.collect(config.seed, ["suite", *argv],
                                        sorted({c.spec.plugin for c in landscapes + optimizers}))
     metadata["compile_cache"] = cache_dir
+    # The conditions of every number in the run, beside the config that set them.
+    metadata |= {"precision": config.precision, "stop_at_target": config.stop_at_target,
+                 "tuning": config.tuning}
     run_dir.write_metadata(metadata)
     run_dir.write_plan(plan)
 
@@ -355,7 +373,7 @@ def _run(args, argv) -> int:
                   highlight=False)
         return EXIT_INTERRUPTED
 
-    _print_leaderboard(tables["cells"], resolved, cache_dir)
+    _print_leaderboard(tables, resolved, cache_dir)
     cells = tables["cells"]
     failed = cells[cells["status"] != "ok"] if not cells.empty else cells
     for (lname, error), rows in (failed.groupby(["landscape_label", "error"], sort=False)
@@ -458,47 +476,69 @@ def _publish(args) -> int:
     return EXIT_OK
 
 
-def _print_leaderboard(cells, config, cache_dir=None) -> None:
+def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
+    """The leaderboard of a finished run on the terminal: ``tables`` has ``cells`` and ``restarts``."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from suite.config import target_label
-    from suite.metrics import SELECTION_RULE, leaderboard
+    import pandas as pd
 
+    from suite.metrics import SELECTION_RULE, TIE_LEVEL, leaderboard, target_label
+
+    cells, restarts = tables["cells"], tables["restarts"]
     if cells.empty or not (cells["status"] == "ok").any():
         return
-    name = target_label(config.targets[-1])
-    board = leaderboard(cells, f"success_{name}", f"ert_{name}")
+    hardest = target_label(config.targets[-1])
+    board = leaderboard(cells, restarts)
+    if board.empty:
+        return
     console = Console()
     if not console.is_terminal:  # a file or a pipe has no width: keep the table whole
         console = Console(width=160)
-    console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ {name}; {SELECTION_RULE}. "
-                  f"Every setting is kept in cells.parquet.", highlight=False)
+    console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ the target, reached and still "
+                  f"held at the last step; {SELECTION_RULE}. Every setting is kept in cells.parquet.",
+                  highlight=False)
     for landscape, rows in board.groupby("landscape_label", sort=False):
+        label = str(rows["rank_target"].iloc[0])
         title = landscape
         if rows["f_opt_kind"].iloc[0] == "reference":
             title += (f"  (f* = {rows['f_opt'].iloc[0]:g} is a reference value, not this "
                       f"instance's proven minimum: Δf can go below 0)")
         table = Table(title=title, title_justify="left", title_style="bold",
                       box=box.SIMPLE_HEAD, pad_edge=False)
-        for column in ("#", "optimizer", "setting", "success", "ERT", "median f", "best f",
-                       "div.", "µs/step"):
+        for column in ("#", "optimizer", "setting", f"success ≤{label}", "relapsed", "ERT", "p vs above",
+                       "tried", "median f", "best f", "div.", "µs/step"):
             # Names are never cut: a narrow terminal folds the other columns instead.
             is_entry = column == "optimizer"
             table.add_column(column, justify="left" if column in ("optimizer", "setting") else "right",
                              min_width=int(rows["entry"].str.len().max()) if is_entry else None,
                              no_wrap=is_entry, overflow="fold")
+        below = float(label) < float(rows["resolution"].iloc[0])
         for _, row in rows.iterrows():
-            ert_value = row[f"ert_{name}"]
+            ert_value = float(row[f"ert_{label}"])
+            p_value = float(row["p_value"])
             table.add_row(
                 str(row["rank"]), row["entry"], _swept(cells, row),
-                f"{row[f'success_{name}']:.0%}",
-                "∞" if math.isinf(ert_value) else f"{ert_value:.0f}",
+                "below resolution" if below else f"{row[f'success_{label}']:.0%}",
+                f"{row['relapse_rate']:.0%}",
+                "–" if below else "∞" if math.isinf(ert_value) else f"{ert_value:.0f}",
+                "" if math.isnan(p_value) else f"{p_value:.2g}",
+                str(int(row["settings_tried"])),
                 f"{row['median_final_loss']:.2g}", f"{row['best_loss']:.2g}",
                 f"{row['divergence_rate']:.0%}", f"{row['seconds_per_step'] * 1e6:.1f}",
             )
         console.print(table, highlight=False)
+        if bool(rows["below_resolution"].iloc[0]):
+            console.print(f"  below resolution: Δf ≤ {hardest} is finer than float rounding at f* "
+                          f"(≈ {rows['resolution'].iloc[0]:.2g}); ranked at Δf ≤ {label}", highlight=False)
+        elif bool(rows["unsolved"].iloc[0]):
+            console.print(f"  unsolved at {hardest}: no setting held it; ranked at Δf ≤ {label}", highlight=False)
+        warning = next((str(w) for w in rows.get("warning", pd.Series(dtype=str)).fillna("") if w), "")
+        if warning:
+            console.print(f"  [bold red]warning:[/bold red] {warning}", highlight=False)
+    console.print(f"equal # means tied: the paired sign test against the entry above gave p ≥ {TIE_LEVEL:g}; "
+                  "tried = settings of the entry on the landscape (its tuning budget)", highlight=False)
     if board["at_edge"].astype(bool).any():
         console.print("* the best value is at the edge of the sweep: the optimum may lie outside it",
                       highlight=False)
@@ -510,14 +550,11 @@ def _print_leaderboard(cells, config, cache_dir=None) -> None:
 
 
 def _swept(cells, row) -> str:
-    """The hyperparameters that vary across the entry's settings, with this row's values."""
-    same = cells[(cells["entry"] == row["entry"]) & (cells["status"] == "ok")]
-    columns = [c for c in same.columns if c.startswith("p_opt_") and same[c].nunique() > 1]
-    short = {"learning_rate": "lr"}  # the one name every table shows; keep it narrow
-    edge = set(row["at_edge"].split(",")) if row["at_edge"] else set()
-    return " ".join((f"{short.get(c[6:], c[6:])}={row[c]:g}" if isinstance(row[c], float)
-                     else f"{short.get(c[6:], c[6:])}={row[c]}") + ("*" if c[6:] in edge else "")
-                    for c in columns)
+    """The entry's own hyperparameters that vary across its settings, with this row's values."""
+    from suite.metrics import setting_text
+
+    ok = cells[cells["status"] == "ok"]
+    return setting_text(ok, row, names={"learning_rate": "lr"})  # the one name every table shows; keep it narrow
 
 
 class _RichProgress:

@@ -14,10 +14,22 @@ restart's key for step t, for wrappers that draw noise). The step key
 ``fold_in(restart key, t)`` is split by ``fold_in`` into the mini-batch key
 (0) and the optimizer's key (1), so gradient noise never correlates with the
 batch drawn. Steps run for t = 0..T, so f is evaluated T + 1 times and T updates are
-applied; the final loss is f(x_T). A restart *finishes* at the first step
-whose loss reaches the last (hardest) target or is not finite; from then on
-its summaries are frozen, so they do not depend on when the host checks for
-early stopping, and results do not depend on chunk or batch sizes.
+applied.
+
+What the summaries mean. ``loss`` at the end is the final loss f(x_T): a restart
+runs every step, whatever targets it reached on the way, so an optimizer that
+passes near x* and then leaves (or diverges) is recorded where it ended. The
+first step at which each target was reached keeps COCO's anytime meaning, and
+``held`` counts the targets the current loss still satisfies: a restart that
+reached a target and ended above it has *relapsed*. A restart is frozen only
+when its loss is not finite (it diverged: nothing after that is meaningful),
+or, in the explicit fixed-target mode (``Context.stop_at_target``), when it
+reaches the last target; frozen summaries do not depend on when the host
+checks for early stopping, so results do not depend on chunk or batch sizes.
+
+Precision. Losses, targets and summaries take the float dtype of
+``Context.targets``: float32, or float64 when the run is traced under JAX's x64
+mode (``precision = "float64"``).
 """
 
 from __future__ import annotations
@@ -38,10 +50,11 @@ BATCH_KEY, OPTIMIZER_KEY = 0, 1  # fold_in tags of the two uses of a step's key
 class Summary(NamedTuple):
     """What the scan keeps per restart instead of the whole trajectory."""
 
-    loss: jax.Array  # f at the last evaluated point (the final loss at the end)
+    loss: jax.Array  # f at the last evaluated point: f(x_T) at the end
     best: jax.Array  # lowest finite loss seen; +inf until one is seen
     steps: jax.Array  # int32: updates applied before the last evaluation
     reached: jax.Array  # int32: how many targets (a prefix, they are nested) were reached
+    held: jax.Array  # int32: how many targets the last evaluated loss satisfies (0 once diverged)
     hit: jax.Array  # int32[n_targets]: step at which target j was reached; see below
     diverged: jax.Array  # int32: first step with a non-finite loss, or -1
     ckpt_loss: jax.Array  # [n_ckpt]: f at the checkpoint steps
@@ -70,9 +83,12 @@ class Context(NamedTuple):
     """Per-run inputs that are arrays, so changing them compiles nothing."""
 
     steps: jax.Array  # int32 scalar T
-    targets: jax.Array  # float32[n_targets], descending
+    targets: jax.Array  # float[n_targets], descending; its dtype is the run's precision
     ckpt_steps: jax.Array  # int32[n_ckpt], ascending, within [0, T]
-    f_opt: jax.Array  # float32 scalar (0 when unknown: targets are then absolute)
+    f_opt: jax.Array  # float scalar (0 when unknown: targets are then absolute)
+    # bool scalar: fixed-target mode, a restart stops at the last target. An
+    # array, not a compile key: both modes run the same executable.
+    stop_at_target: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +124,9 @@ class Static:
         return tx
 
 
-def _finished(summary: Summary) -> jax.Array:
-    return (summary.diverged >= 0) | (summary.reached == summary.hit.shape[-1])
+def _finished(summary: Summary, stop_at_target: jax.Array) -> jax.Array:
+    """Restarts whose summaries are frozen: diverged, or at the last target in fixed-target mode."""
+    return (summary.diverged >= 0) | (stop_at_target & (summary.reached == summary.hit.shape[-1]))
 
 
 def _layer_norms(grad) -> jax.Array:
@@ -124,7 +141,7 @@ def _flat(params) -> jax.Array:
 
 def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Array):
     s = state.summary
-    evaluating = (t <= ctx.steps) & ~_finished(s)
+    evaluating = (t <= ctx.steps) & ~_finished(s, ctx.stop_at_target)
     step_key = jax.random.fold_in(state.key, t)
     batch_key = jax.random.fold_in(step_key, BATCH_KEY) if landscape.stochastic else None
 
@@ -140,7 +157,7 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
     # the exact loss, so success means the training loss reached the target,
     # not that one lucky mini-batch did. It costs one full forward pass a step.
     f = landscape.loss(state.params) if landscape.stochastic else value
-    f = f.astype(jnp.float32)
+    f = f.astype(ctx.targets.dtype)
     finite = jnp.isfinite(f)
     # NaN and inf never count as best, nor as reaching a target.
     clean = jnp.where(finite, f, jnp.inf)
@@ -148,6 +165,7 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
     best = jnp.where(evaluating, jnp.minimum(s.best, clean), s.best)
     count = jnp.sum(clean - ctx.f_opt <= ctx.targets, dtype=jnp.int32)
     reached = jnp.where(evaluating, jnp.maximum(s.reached, count), s.reached)
+    held = jnp.where(evaluating, count, s.held)
     last = jnp.maximum(reached - 1, 0)
     hit = s.hit.at[last].set(jnp.where(reached > s.reached, t, s.hit[last]))
 
@@ -175,6 +193,7 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
         best=best,
         steps=jnp.where(evaluating, t, s.steps),
         reached=reached,
+        held=held,
         hit=hit,
         diverged=jnp.where(evaluating & ~finite & (s.diverged < 0), t, s.diverged),
         ckpt_loss=ckpt_loss,
@@ -188,7 +207,7 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
         key=jax.random.fold_in(step_key, OPTIMIZER_KEY),
     )
     params = landscape.project(optax.apply_updates(state.params, updates))
-    # A finished restart keeps moving, unobserved: its summaries are frozen by
+    # A frozen restart keeps moving, unobserved: its summaries are frozen by
     # `evaluating`. Freezing its point too would make every update wait for the
     # loss reduction and costs ~30% of throughput (measured on CPU).
     return RestartState(params, opt_state, state.key, summary), None
@@ -198,6 +217,7 @@ def init(static: Static, landscape: Landscape, hparams: dict, restart_ids: jax.A
          init_stream: jax.Array, noise_stream: jax.Array, ctx: Context) -> RestartState:
     """States of shape [settings, restarts]; restart i starts at the same point in every setting."""
     n_targets, n_ckpt = ctx.targets.shape[0], ctx.ckpt_steps.shape[0]
+    dtype = ctx.targets.dtype
 
     def start(rid):
         return landscape.init(jax.random.fold_in(init_stream, rid))
@@ -210,14 +230,15 @@ def init(static: Static, landscape: Landscape, hparams: dict, restart_ids: jax.A
         opt_state = jax.vmap(tx.init)(starts)
         n = restart_ids.shape[0]
         summary = Summary(
-            loss=jnp.full((n,), jnp.nan, jnp.float32),
-            best=jnp.full((n,), jnp.inf, jnp.float32),
+            loss=jnp.full((n,), jnp.nan, dtype),
+            best=jnp.full((n,), jnp.inf, dtype),
             steps=jnp.zeros((n,), jnp.int32),
             reached=jnp.zeros((n,), jnp.int32),
+            held=jnp.zeros((n,), jnp.int32),
             hit=jnp.full((n, n_targets), NOT_REACHED, jnp.int32),
             diverged=jnp.full((n,), NOT_REACHED, jnp.int32),
-            ckpt_loss=jnp.full((n, n_ckpt), jnp.nan, jnp.float32),
-            ckpt_best=jnp.full((n, n_ckpt), jnp.inf, jnp.float32),
+            ckpt_loss=jnp.full((n, n_ckpt), jnp.nan, dtype),
+            ckpt_best=jnp.full((n, n_ckpt), jnp.inf, dtype),
             ckpt_layers=jnp.full((n, n_ckpt, len(starts)), jnp.nan, jnp.float32) if static.layers else None,
             ckpt_params=(jnp.full((n, n_ckpt, _flat(jax.tree.map(lambda x: x[0], starts)).size), jnp.nan,
                                   jnp.float32) if static.trace else None),
@@ -231,7 +252,7 @@ def run_chunk(static: Static, landscape: Landscape, hparams: dict, states: Resta
               t0: jax.Array, ctx: Context) -> tuple[RestartState, jax.Array]:
     """Runs steps t0 .. t0 + chunk − 1 for every setting and restart.
 
-    Returns the new states and whether every restart has finished or run out
+    Returns the new states and whether every restart is frozen or has run out
     of steps (the host then stops early).
     """
     ts = t0 + jnp.arange(static.chunk, dtype=jnp.int32)
@@ -246,5 +267,5 @@ def run_chunk(static: Static, landscape: Landscape, hparams: dict, states: Resta
         return jax.vmap(per_restart)(st)
 
     states = jax.vmap(per_setting)(hparams, states)
-    done = jnp.all(_finished(states.summary)) | (t0 + static.chunk > ctx.steps)
+    done = jnp.all(_finished(states.summary, ctx.stop_at_target)) | (t0 + static.chunk > ctx.steps)
     return states, done

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suite.metrics import finite_or_inf, hit_matrix
+from suite.metrics import TIE_LEVEL, instances, rank_entries
 
 # AlgoPerf integrates performance profiles up to a ratio of 4 (Dahl et al.,
 # "Benchmarking neural network training algorithms", arXiv:2306.07179, §4.5).
@@ -24,13 +24,15 @@ def overall_ranking(board: pd.DataFrame) -> pd.DataFrame:
     (one below the entries that finished), so failing never helps.
 
     Returns:
-      One row per entry: ``entry``, ``mean_rank``, ``wins`` (landscapes won),
-      ``landscapes`` (with a finished cell) and ``rank``.
+      One row per entry: ``entry``, ``mean_rank``, ``wins`` (landscapes where
+      it ranks first, alone or tied), ``landscapes`` (with a finished cell)
+      and ``rank`` (equal mean ranks share it).
     """
     if board.empty:
         return pd.DataFrame(columns=["entry", "mean_rank", "wins", "landscapes", "rank"])
     ranks = board.pivot_table(index="landscape_label", columns="entry", values="rank", aggfunc="min")
-    last = ranks.max(axis=1) + 1
+    # Competition ranking: one below every entry that finished there.
+    last = ranks.notna().sum(axis=1) + 1
     filled = ranks.apply(lambda column: column.fillna(last))
     out = pd.DataFrame({
         "entry": ranks.columns,
@@ -39,7 +41,8 @@ def overall_ranking(board: pd.DataFrame) -> pd.DataFrame:
         "landscapes": ranks.notna().sum(axis=0).to_numpy(),
     })
     out = out.sort_values(["mean_rank", "wins"], ascending=[True, False], kind="stable")
-    out["rank"] = np.arange(1, len(out) + 1)
+    # Equal mean ranks share a place (competition ranking 1, 1, 3).
+    out["rank"] = out["mean_rank"].round(12).rank(method="min").astype(int).to_numpy()
     return out.reset_index(drop=True)
 
 
@@ -49,7 +52,7 @@ def profile_times(board: pd.DataFrame, target_labels: list[str]) -> pd.DataFrame
     The measure is the ERT in steps of the entry's selected setting, at least 1
     (a target met at the start costs one step); ``inf`` where it never met the
     target or has no finished cell. Problems that no entry solved are left out:
-    they separate no one.
+    they separate no one; so are targets below the float resolution (NaN ERT).
 
     Returns:
       A frame indexed by (landscape_label, target), one column per entry.
@@ -57,7 +60,11 @@ def profile_times(board: pd.DataFrame, target_labels: list[str]) -> pd.DataFrame
     rows = {}
     for (landscape, entry), row in board.set_index(["landscape_label", "entry"]).iterrows():
         for label in target_labels:
-            rows.setdefault((landscape, label), {})[entry] = max(float(row[f"ert_{label}"]), 1.0)
+            value = float(row[f"ert_{label}"])
+            if not np.isnan(value):
+                rows.setdefault((landscape, label), {})[entry] = max(value, 1.0)
+    if not rows:
+        return pd.DataFrame(columns=sorted(board["entry"].unique()), dtype=float)
     times = pd.DataFrame.from_dict(rows, orient="index").astype(float)
     times = times.reindex(columns=sorted(board["entry"].unique())).fillna(np.inf)
     return times[np.isfinite(times).any(axis=1)]
@@ -96,31 +103,25 @@ def profile_score(times: pd.DataFrame, r_max: float = R_MAX) -> pd.Series:
     return score.rename("profile_score")
 
 
-def _better(a: pd.Series, b: pd.Series, target: str) -> float:
-    """1 if a beats b by the selection rule, 0 if b beats a, 0.5 on a tie."""
-    keys = [(-float(r[f"success_{target}"]), float(r[f"ert_{target}"]),
-             float(finite_or_inf([r["median_final_loss"]])[0])) for r in (a, b)]
-    return 1.0 if keys[0] < keys[1] else 0.0 if keys[1] < keys[0] else 0.5
+def win_rates(board: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
+    """W[a, b]: the share of landscapes where entry a ranks above entry b on the leaderboard.
 
-
-def win_rates(board: pd.DataFrame, target: str) -> pd.DataFrame:
-    """W[a, b]: the share of landscapes where entry a beats entry b by the selection rule.
-
-    Only landscapes where both have a finished cell count; a tie counts half.
-    The diagonal is NaN, and W[a, b] + W[b, a] = 1 where both are defined.
+    The leaderboard's ranks (:func:`suite.metrics.leaderboard`: selection rule,
+    paired ties) decide; an equal rank (a tie) counts half. Only landscapes
+    where both have a finished cell count. The diagonal is NaN, and
+    W[a, b] + W[b, a] = 1 where both are defined. ``target`` is ignored (each
+    landscape is ranked at its own ranking target).
     """
     entries = sorted(board["entry"].unique())
-    wins = pd.DataFrame(np.nan, index=pd.Index(entries, name="entry"), columns=entries)
-    by_landscape = {name: rows.set_index("entry") for name, rows in board.groupby("landscape_label")}
-    for a in entries:
-        for b in entries:
-            if a == b:
-                continue
-            scores = [_better(rows.loc[a], rows.loc[b], target)
-                      for rows in by_landscape.values() if a in rows.index and b in rows.index]
-            if scores:
-                wins.loc[a, b] = float(np.mean(scores))
-    return wins
+    ranks = board.pivot_table(index="landscape_label", columns="entry", values="rank", aggfunc="min")
+    ranks = ranks.reindex(columns=entries).to_numpy(np.float64)  # [landscapes, entries]
+    a, b = ranks[:, :, None], ranks[:, None, :]
+    both = ~np.isnan(a) & ~np.isnan(b)
+    score = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0))
+    with np.errstate(invalid="ignore"):
+        share = np.where(both, score, 0.0).sum(0) / both.sum(0)
+    np.fill_diagonal(share, np.nan)
+    return pd.DataFrame(share, index=pd.Index(entries, name="entry"), columns=entries)
 
 
 def _setting(label: str) -> str:
@@ -129,16 +130,18 @@ def _setting(label: str) -> str:
     return head if sep and tail.isdigit() else label
 
 
-def ranking_stability(cells: pd.DataFrame, restarts: pd.DataFrame, target: str, *,
-                      resamples: int = 200, seed: int = 0) -> dict:
+def ranking_stability(cells: pd.DataFrame, restarts: pd.DataFrame, target: str | None = None, *,
+                      resamples: int = 200, seed: int = 0, level: float = TIE_LEVEL) -> dict:
     """How often the ranking survives resampling the restarts and the landscape instances.
 
     Each bootstrap replicate draws, for every landscape instance, its restarts
-    with replacement (the same draw for every optimizer: restart i starts from
-    the same point for all of them), recomputes success, ERT and median final
-    loss of every cell, selects each entry's best setting by the selection
-    rule, ranks, and averages ranks over the instances, themselves drawn with
-    replacement within each landscape setting.
+    with replacement (the same draw for every entry: restart i starts from the
+    same point for all of them) and ranks them with the leaderboard's own
+    functions (:func:`suite.metrics.rank_entries`: the selection rule, then the
+    paired sign test for ties) at the landscape's ranking target; then it
+    averages ranks over the instances, themselves drawn with replacement
+    within each landscape setting. An entry shares the credit of a first
+    place it ties for. ``target`` is ignored (each landscape has its own).
 
     Returns:
       ``{"top": share of replicates each entry ranked first overall,
@@ -146,17 +149,17 @@ def ranking_stability(cells: pd.DataFrame, restarts: pd.DataFrame, target: str, 
       "resamples": resamples}``.
     """
     rng = np.random.default_rng(seed)
-    ok = cells[cells["status"] == "ok"]
-    if ok.empty:
+    found = instances(cells, restarts)
+    if not found:
         return {"top": {}, "winners": {}, "resamples": resamples}
-    entries = sorted(ok["entry"].unique())
+    entries = sorted({e for inst in found for e in inst.entries})
     ranks_by_landscape, winners = {}, {}
-    for landscape, group in ok.groupby("landscape_label", sort=False):
-        ranks = _replicate_ranks(group, restarts, target, entries, resamples, rng)
-        ranks_by_landscape[landscape] = ranks
-        first = np.argmin(ranks, axis=1)
-        winners[landscape] = {e: float(np.mean(first == i)) for i, e in enumerate(entries)
-                              if np.any(first == i)}
+    for inst in found:
+        ranks = _replicate_ranks(inst, entries, resamples, rng, level)
+        ranks_by_landscape[inst.landscape] = ranks
+        first = _first_credit(ranks)
+        winners[inst.landscape] = {e: float(first[:, i].mean()) for i, e in enumerate(entries)
+                                   if first[:, i].any()}
     settings: dict[str, list[str]] = {}
     for landscape in ranks_by_landscape:
         settings.setdefault(_setting(landscape), []).append(landscape)
@@ -168,56 +171,29 @@ def ranking_stability(cells: pd.DataFrame, restarts: pd.DataFrame, target: str, 
         for j in range(len(members)):
             total += stacked[picks[:, j], np.arange(resamples)]
         count += len(members)
-    top = np.argmin(total / count, axis=1)
-    return {"top": {e: float(np.mean(top == i)) for i, e in enumerate(entries)},
+    top = _first_credit(total / count)
+    return {"top": {e: float(top[:, i].mean()) for i, e in enumerate(entries)},
             "winners": winners, "resamples": resamples}
 
 
-def _replicate_ranks(group: pd.DataFrame, restarts: pd.DataFrame, target: str,
-                     entries: list[str], resamples: int, rng: np.random.Generator) -> np.ndarray:
+def _first_credit(ranks: np.ndarray) -> np.ndarray:
+    """[B, entries]: 1 for the entry ranked first in a replicate, 1/k each for k tied first."""
+    first = np.isclose(ranks, ranks.min(axis=1, keepdims=True))
+    return first / first.sum(axis=1, keepdims=True)
+
+
+# Replicates ranked at once: bounds the [cells, replicates, restarts] arrays.
+_CHUNK = 50
+
+
+def _replicate_ranks(inst, entries: list[str], resamples: int, rng: np.random.Generator,
+                     level: float) -> np.ndarray:
     """Ranks [replicates, entries] on one landscape instance; absent entries rank last."""
-    rows = restarts[restarts["cell_id"].isin(group["cell_id"])]
-    by_cell = {cid: r.sort_values("restart") for cid, r in rows.groupby("cell_id", sort=False)}
-    ids = [cid for cid in group["cell_id"] if cid in by_cell]
-    n = min(len(by_cell[cid]) for cid in ids)
-    hits = np.stack([hit_matrix(by_cell[c].iloc[:n], [target])[:, 0] for c in ids])  # [cells, n]
-    steps = np.stack([by_cell[c]["steps"].to_numpy(np.float64)[:n] for c in ids])
-    final = np.stack([finite_or_inf(by_cell[c]["final_loss"].to_numpy()[:n]) for c in ids])
+    n = inst.hit.shape[1]
     draw = rng.integers(0, n, size=(resamples, n))
-    h, s, f = hits[:, draw], steps[:, draw], final[:, draw]  # [cells, B, n]
-    successes = np.sum(~np.isnan(h), axis=-1)
-    ert = _ert_rows(h, s)
-    median = np.median(f, axis=-1)
-    success = successes / n
-    entry_of = group.set_index("cell_id").loc[ids, "entry"].to_numpy()
-    ranks = np.full((resamples, len(entries)), float(len(entries)))
-    keys = []
-    present = []
-    for i, entry in enumerate(entries):
-        mine = np.flatnonzero(entry_of == entry)
-        if mine.size == 0:
-            continue
-        # The entry's best setting in this replicate, by the selection rule.
-        order = np.lexsort((median[mine], ert[mine], -success[mine]), axis=0)[0]
-        pick = mine[order]
-        keys.append((-success[pick, np.arange(resamples)], ert[pick, np.arange(resamples)],
-                     median[pick, np.arange(resamples)]))
-        present.append(i)
-    if present:
-        stacked = [np.stack([k[j] for k in keys]) for j in range(3)]  # 3 × [present, B]
-        order = np.lexsort((stacked[2], stacked[1], stacked[0]), axis=0)  # [present, B]
-        place = np.empty_like(order)
-        np.put_along_axis(place, order, np.arange(len(present))[:, None].repeat(resamples, 1), axis=0)
-        ranks[:, present] = place.T + 1
-        missing = [i for i in range(len(entries)) if i not in present]
-        ranks[:, missing] = len(present) + 1
+    ranks = np.full((resamples, len(entries)), len(inst.entries) + 1.0)
+    present = [entries.index(e) for e in inst.entries]
+    for start in range(0, resamples, _CHUNK):
+        ranked = rank_entries(inst, draw[start:start + _CHUNK], level=level)
+        ranks[start:start + _CHUNK, present] = ranked["rank"]
     return ranks
-
-
-def _ert_rows(hits: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """ERT along the last axis of ``hits`` [..., n] with the matching ``steps``."""
-    ok = ~np.isnan(hits)
-    successes = ok.sum(-1)
-    total = np.where(ok, hits, steps).sum(-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(successes > 0, total / np.maximum(successes, 1), np.inf)

@@ -43,7 +43,8 @@ from suite.config import (
     target_label,
 )
 from suite.errors import one_line
-from suite.metrics import ert, finite_or_inf, success_rate
+from suite import metrics
+from suite.metrics import finite_or_inf
 from suite.results import RunDir
 from suite.specs import Landscape
 
@@ -245,6 +246,22 @@ def build_instance(cell: LandscapeCell, seed: int) -> Landscape:
     return instance
 
 
+def float_dtype(precision: str):
+    """The float dtype of a run's points, losses and summaries."""
+    return jnp.float64 if precision == "float64" else jnp.float32
+
+
+def precision_scope(precision: str):
+    """JAX's x64 mode for a float64 run (every array it makes is then float64), else nothing.
+
+    A scope, not a global switch: one process can run float32 and float64
+    runs one after the other (tests, notebooks).
+    """
+    if precision != "float64":
+        return contextlib.nullcontext()
+    return jax.enable_x64(True)
+
+
 def default_chunk(steps: int) -> int:
     """About 20 chunks per run, so progress moves and early stops are cheap to check."""
     return max(1, math.ceil((steps + 1) / 20))
@@ -272,7 +289,8 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     progress = progress or Progress()
     device = device or jax.devices()[0]
     first = settings[0]
-    hparams = {n: jnp.asarray([s.traced[n] for s in settings], jnp.float32) for n in first.traced}
+    hparams = {n: jnp.asarray([s.traced[n] for s in settings], float_dtype(config.precision))
+               for n in first.traced}
     chunk = config.chunk or default_chunk(config.steps)
     asked = set(config.diagnostics)
     n_params = diagnostics.flatten(instance.init(jax.random.key(0)))[0].shape[0]
@@ -282,11 +300,13 @@ def run_group(instance: Landscape, settings: list[OptimizerSetting], config: Run
     end_point = tuple(d for d in diagnostics.END_POINT if d in asked)
     sample = diagnostics.sample_size(config.diagnose_restarts, config.restarts, n_params) if end_point else 0
     f_opt = 0.0 if instance.f_opt is None else instance.f_opt
+    dtype = float_dtype(config.precision)
     ctx = program.Context(
         steps=jnp.asarray(config.steps, jnp.int32),
-        targets=jnp.asarray(config.targets, jnp.float32),
+        targets=jnp.asarray(config.targets, dtype),
         ckpt_steps=jnp.asarray(checkpoint_steps(config.steps, config.checkpoints), jnp.int32),
-        f_opt=jnp.asarray(f_opt, jnp.float32),
+        f_opt=jnp.asarray(f_opt, dtype),
+        stop_at_target=jnp.asarray(config.stop_at_target),
     )
     n_settings, restarts = len(settings), config.restarts
     mesh = cache.mesh
@@ -528,6 +548,10 @@ def restart_table(cell: Cell, summary: dict, config: RunConfig) -> pd.DataFrame:
     table["best_loss"] = summary["best"].astype(np.float64)
     table["steps"] = summary["steps"].astype(np.int64)
     table["diverged_step"] = _nullable_steps(summary["diverged"])
+    # f(x_T) still meets the first `targets_held` targets; a restart that met
+    # more of them on the way (or diverged after meeting one) has relapsed.
+    table["targets_held"] = summary["held"].astype(np.int64)
+    table["relapsed"] = summary["held"] < summary["reached"]
     for j, target in enumerate(config.targets):
         table[f"step_to_target_{target_label(target)}"] = _nullable_steps(summary["hit"][:, j])
     return table
@@ -537,12 +561,7 @@ def curve_table(cell: Cell, summary: dict, ckpt_steps: np.ndarray) -> pd.DataFra
     """Quantiles over restarts of the loss and best-so-far loss at checkpoint steps."""
     rows = []
     for quantity, field in (("loss", "ckpt_loss"), ("best", "ckpt_best")):
-        # Interpolating between two infinite losses would give inf − inf = NaN:
-        # quantiles are taken with inf as the largest float and mapped back.
-        big = np.finfo(np.float64).max
-        values = np.minimum(finite_or_inf(summary[field]), big)
-        qs = np.quantile(values, QUANTILES, axis=0, method="linear")
-        qs = np.where(qs >= big, np.inf, qs)
+        qs = metrics.quantiles(summary[field], QUANTILES, axis=0)
         for c, step in enumerate(ckpt_steps):
             rows.append({"cell_id": cell.id, "step": int(step), "quantity": quantity,
                          **{f"q{round(q * 100):02d}": float(qs[i, c]) for i, q in enumerate(QUANTILES)}})
@@ -608,9 +627,7 @@ def diagnostic_tables(cell: Cell, diag: dict, ckpt_steps: np.ndarray) -> dict[st
                                          "layer": layers.ravel().astype(np.int64), "q25": qs[0].ravel(),
                                          "q50": qs[1].ravel(), "q75": qs[2].ravel()})
     if "path" in diag:
-        big = np.finfo(np.float64).max
-        values = np.minimum(finite_or_inf(diag["path"]), big)
-        qs = np.where(np.quantile(values, QUANTILES, axis=0) >= big, np.inf, np.quantile(values, QUANTILES, axis=0))
+        qs = metrics.quantiles(diag["path"], QUANTILES, axis=0)
         tables["paths"] = pd.DataFrame({"cell_id": cell.id, "alpha": diagnostics.ALPHAS,
                                         **{f"q{round(q * 100):02d}": qs[i] for i, q in enumerate(QUANTILES)}})
     pictures = []
@@ -655,11 +672,22 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
         "steps": config.steps,
         "seed": config.seed,
         "device": device,
+        # The conditions every number of the row was measured under.
+        "precision": config.precision,
+        "stop_at_target": config.stop_at_target,
+        "tuning": config.tuning,
+        "fixed": ",".join(cell.optimizer.fixed),
     }
     if restarts is None or result is None:
         return row
     known = instance is not None and instance.f_opt is not None
     final = restarts["final_loss"].to_numpy()
+    resolution = metrics.resolution(float(instance.f_opt) if known else None, config.precision)
+    lowest = float(np.min(finite_or_inf(restarts["best_loss"].to_numpy())))
+    # An exact f* is checked, not trusted: a finite loss below it by more than
+    # rounding means the landscape's f* is wrong, and every Δf of it with it.
+    violation = (metrics.f_opt_violation(lowest, float(instance.f_opt), resolution)
+                 if known and instance.f_opt_kind == "exact" else 0.0)
     row |= {
         "f_opt": float(instance.f_opt) if known else float("nan"),
         "f_opt_known": known,
@@ -681,19 +709,20 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, error: s
         "traffic_bytes": result.traffic_bytes,
         "copy_bandwidth": bandwidth,
         "median_final_loss": float(np.median(finite_or_inf(final))),
-        "best_loss": float(np.min(finite_or_inf(restarts["best_loss"].to_numpy()))),
+        "best_loss": lowest,
         "divergence_rate": float(restarts["diverged_step"].notna().mean()),
+        "resolution": resolution,
+        "f_opt_violation": violation,
+        "warning": (f"a loss of {lowest:.10g} is below the exact f* = {float(instance.f_opt):.10g} by "
+                    f"{violation:.3g}, more than float rounding ({resolution:.3g}): the landscape's f* "
+                    f"is wrong, so are its Δf and successes" if violation else ""),
         # The theoretical index of critical points against loss, for the diagnostics' figure.
         "index_curve": json.dumps(list(instance.index_curve)) if instance is not None else "[]",
         "diagnostics": ",".join(config.diagnostics),
         "diagnostics_seconds": result.diagnostics_seconds / max(n_settings, 1),
     }
     row["floor_fraction"] = (row["updates_per_second"] * result.traffic_bytes / bandwidth) if bandwidth else float("nan")
-    for target in config.targets:
-        name = target_label(target)
-        hits = restarts[f"step_to_target_{name}"].fillna(-1).to_numpy()
-        row[f"success_{name}"] = success_rate(hits)
-        row[f"ert_{name}"] = ert(hits, restarts["steps"].to_numpy())
+    row |= metrics.cell_scores(restarts, list(config.targets), resolution)
     return row
 
 
@@ -721,6 +750,14 @@ def execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, *,
     Returns:
       Counts: ``{"ran": ..., "skipped": ..., "failed": ...}``.
     """
+    # A float64 run traces, compiles and runs under JAX's x64 mode: instances,
+    # starts and summaries are all float64.
+    with precision_scope(config.precision):
+        return _execute(config, cells, run_dir, progress, cache)
+
+
+def _execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, progress: Progress | None,
+             cache: ProgramCache | None) -> dict:
     progress = progress or Progress()
     cache = cache or ProgramCache(local_mesh(config.devices))
     # With several processes every one computes every cell (its share of the

@@ -42,3 +42,32 @@ def assert_trees_close(actual, expected, *, rtol=1e-6, atol=0.0):
     for i, (a, e) in enumerate(zip(a_leaves, e_leaves)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=rtol, atol=atol,
                                    err_msg=f"leaf {i} differs")
+
+
+def hand_tables(rows: list[dict], restarts: int = 10, label: str = "1e-08"):
+    """cells and restarts tables of finished cells, by hand: one target ``label``.
+
+    Each row gives cell columns plus ``success`` (the share of restarts that
+    reach the target at step ``hit``, default 5, and hold it with final loss 0;
+    the others end at loss 1 without reaching it).
+    """
+    import pandas as pd
+
+    cells, tables = [], []
+    for i, row in enumerate(rows):
+        row = dict(row)
+        success, hit = row.pop("success"), row.pop("hit", 5)
+        cid = f"c{i}"
+        cells.append({"cell_id": cid, "landscape_label": "L", "status": "ok", "f_opt": 0.0,
+                      "f_opt_known": True, "f_opt_kind": "exact", "precision": "float64",
+                      "median_final_loss": 0.0, **row})
+        won = np.arange(restarts) < round(success * restarts)
+        tables.append(pd.DataFrame({
+            "cell_id": cid, "restart": np.arange(restarts), "steps": 100,
+            "final_loss": np.where(won, 0.0, 1.0), "best_loss": np.where(won, 0.0, 1.0),
+            f"step_to_target_{label}": pd.array(np.where(won, hit, -1), dtype="Int64").astype("Int64"),
+            "targets_held": won.astype(np.int64), "relapsed": False}))
+    restarts_table = pd.concat(tables, ignore_index=True)
+    column = restarts_table[f"step_to_target_{label}"]
+    restarts_table[f"step_to_target_{label}"] = column.mask(column < 0)
+    return pd.DataFrame(cells), restarts_table

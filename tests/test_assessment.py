@@ -93,19 +93,18 @@ def test_profile_score_is_algoperf_integral_by_hand():
 
 
 def _board(rows):
-    """A leaderboard table: (landscape, entry, success, ert, median)."""
+    """A leaderboard table: (landscape, entry, success, ert, median, rank); ranks as the leaderboard gave them."""
     board = pd.DataFrame(rows, columns=["landscape_label", "entry", "success_1e-08", "ert_1e-08",
-                                        "median_final_loss"])
+                                        "median_final_loss", "rank"])
     board["ert_1"] = board["ert_1e-08"] / 2
-    board = board.sort_values(["landscape_label", "success_1e-08", "ert_1e-08"], ascending=[True, False, True])
-    board["rank"] = board.groupby("landscape_label").cumcount() + 1
     return board
 
 
+# L3: A and B tie (the sign test could not tell them apart), C is third.
 BOARD = _board([
-    ("L1", "A", 1.0, 100.0, 0.0), ("L1", "B", 1.0, 300.0, 0.0), ("L1", "C", 0.0, np.inf, 5.0),
-    ("L2", "A", 0.5, 400.0, 1.0), ("L2", "B", 0.9, 200.0, 0.1),
-    ("L3", "A", 0.0, np.inf, 3.0), ("L3", "B", 0.0, np.inf, 3.0), ("L3", "C", 0.0, np.inf, 2.0),
+    ("L1", "A", 1.0, 100.0, 0.0, 1), ("L1", "B", 1.0, 300.0, 0.0, 2), ("L1", "C", 0.0, np.inf, 5.0, 3),
+    ("L2", "A", 0.5, 400.0, 1.0, 2), ("L2", "B", 0.9, 200.0, 0.1, 1),
+    ("L3", "A", 0.0, np.inf, 3.0, 1), ("L3", "B", 0.0, np.inf, 3.0, 1), ("L3", "C", 0.0, np.inf, 4.0, 3),
 ])
 
 
@@ -116,27 +115,31 @@ def test_profile_times_floor_at_one_step_and_drop_problems_nobody_solved():
     assert set(times.index) == {("L1", "1"), ("L1", "1e-08"), ("L2", "1"), ("L2", "1e-08")}
     assert times.loc[("L1", "1"), "A"] == 1.0  # met at the start: one step
     assert math.isinf(times.loc[("L2", "1e-08"), "C"])  # no cell on L2
+    # A target below resolution (NaN ERT) is no problem at all.
+    board["ert_1"] = np.nan
+    assert set(ranking.profile_times(board, ["1", "1e-08"]).index) == {("L1", "1e-08"), ("L2", "1e-08")}
 
 
 def test_win_rates_by_hand():
-    wins = ranking.win_rates(BOARD, "1e-08")
-    # A vs B: L1 A (lower ERT), L2 B (higher success), L3 tie → (1 + 0 + 0.5) / 3.
+    wins = ranking.win_rates(BOARD)
+    # A vs B: L1 A ranks above, L2 B does, L3 they tie → (1 + 0 + 0.5) / 3.
     assert wins.loc["A", "B"] == pytest.approx(0.5)
     assert wins.loc["B", "A"] == pytest.approx(0.5)
-    # A vs C on L1 and L3 only (C has no L2): A wins L1; C wins L3 by its median.
-    assert wins.loc["A", "C"] == pytest.approx(0.5)
-    assert wins.loc["B", "C"] == pytest.approx(0.5)
+    # A vs C on L1 and L3 only (C has no L2): A ranks above C on both.
+    assert wins.loc["A", "C"] == 1.0 and wins.loc["C", "A"] == 0.0
+    assert wins.loc["B", "C"] == 1.0
     assert np.isnan(wins.loc["A", "A"])
 
 
-def test_overall_ranking_puts_a_missing_landscape_last():
+def test_overall_ranking_puts_a_missing_landscape_last_and_ties_equal_means():
     overall = ranking.overall_ranking(BOARD).set_index("entry")
-    # L1: A 1, B 2, C 3; L2: B 1, A 2, C absent → 3; L3 ranks as given by the table order.
-    l3 = BOARD[BOARD["landscape_label"] == "L3"].set_index("entry")["rank"]
-    assert overall.loc["C", "mean_rank"] == pytest.approx((3 + 3 + l3["C"]) / 3)
-    assert overall.loc["A", "mean_rank"] == pytest.approx((1 + 2 + l3["A"]) / 3)
+    # L1: A 1, B 2, C 3; L2: B 1, A 2, C absent → 3 (below both that finished); L3: A 1, B 1, C 3.
+    assert overall.loc["C", "mean_rank"] == pytest.approx((3 + 3 + 3) / 3)
+    assert overall.loc["A", "mean_rank"] == pytest.approx((1 + 2 + 1) / 3)
+    assert overall.loc["B", "mean_rank"] == pytest.approx((2 + 1 + 1) / 3)
     assert overall.loc["C", "landscapes"] == 2
-    assert overall["rank"].tolist() == [1, 2, 3]
+    assert overall.loc["A", "wins"] == 2 and overall.loc["B", "wins"] == 2  # a shared first place counts
+    assert overall["rank"].tolist() == [1, 1, 3]  # equal mean ranks share the place
 
 
 def _cells_and_restarts(success: dict[str, float], n: int, seed: int, landscapes=("L",)):
@@ -198,12 +201,13 @@ def test_the_bootstrap_pairs_restarts_across_entries():
 
 def test_the_bootstrap_resamples_landscape_instances():
     # Instance 0 of a setting is A's, instance 1 is B's, each won clearly. Ranks average
-    # over the instances drawn: (0, 0) makes A first, (1, 1) B, a mixed draw ties and the
-    # first entry keeps it, so B tops about a quarter of the replicates.
+    # over the instances drawn: (0, 0) makes A first, (1, 1) B, and a mixed draw (half of
+    # them) ties, its credit shared: B tops 1/4 + 1/2 · 1/2 = 1/2 of the replicates.
     a_cells, a_restarts = _cells_and_restarts({"A": 0.9, "B": 0.1}, n=100, seed=5, landscapes=("L(d=1)",))
     b_cells, b_restarts = _cells_and_restarts({"A": 0.1, "B": 0.9}, n=100, seed=6, landscapes=("L(d=1)#1",))
     cells = pd.concat([a_cells, b_cells], ignore_index=True)
     restarts = pd.concat([a_restarts, b_restarts], ignore_index=True)
     stability = ranking.ranking_stability(cells, restarts, "1e-08", resamples=400)
     assert stability["winners"] == {"L(d=1)": {"A": 1.0}, "L(d=1)#1": {"B": 1.0}}
-    assert stability["top"]["B"] == pytest.approx(0.25, abs=0.07)
+    assert stability["top"]["B"] == pytest.approx(0.5, abs=0.07)
+    assert stability["top"]["A"] + stability["top"]["B"] == pytest.approx(1.0)

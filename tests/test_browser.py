@@ -31,7 +31,7 @@ def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser") / "run"
     assert main(["run", "--landscape", "bowl:dim=3:condition=10", "--landscape", "pspin:n=8:p=3",
                  "--landscape", "deep_linear:depth=3:width=2",
-                 "--optimizer", "sgd:learning_rate=0.01,0.3", "--optimizer", "adam:learning_rate=0.01,0.1",
+                 "--optimizer", "sgd:sweep.learning_rate=0.01,0.3", "--optimizer", "adam:sweep.learning_rate=0.01,0.1",
                  "--diagnose", "all", "--out", str(out), *SMALL]) == 0
     return out / "report.html"
 

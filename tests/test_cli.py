@@ -168,10 +168,11 @@ def test_suite_check_passes_a_good_landscape_and_names_what_a_broken_one_gets_wr
     code, out, _ = run_main(capsys, "check", "leaky", "--plugin", str(plugin))
     assert code == 1
     assert "✗ projection is idempotent: project(project(x)) versus project(x)" in out
-    assert "✗ loss(x*) = f*: loss(x*) = 0 but f* = 1" in out
+    assert "✗ loss(x*) = f*: loss(x*) = 0 is below f* = 1 by 1, more than 4 ulps of float32" in out
+    assert "✗ x* is a minimum: no point near it is below f*: loss 0 at a point near x*" in out
     assert "✗ f* ≤ loss at sampled points: loss" in out
     assert "✓ gradient is finite at sampled starts" in out
-    assert "3 failed" in out
+    assert "4 failed" in out
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -185,8 +186,8 @@ def test_suite_check_bad_names_are_usage_errors(capsys, argv, message):
 
 def test_wrap_applies_to_every_optimizer_and_the_run_resumes_with_it(capsys, tmp_path):
     out = tmp_path / "run"
-    code, stdout, _ = run_main(capsys, "run", "--landscape", "bowl:dim=2", "--optimizer", "sgd:learning_rate=0.1",
-                               "--optimizer", "adam:learning_rate=0.1+clip:threshold=0.5",
+    code, stdout, _ = run_main(capsys, "run", "--landscape", "bowl:dim=2", "--optimizer", "sgd:sweep.learning_rate=0.1",
+                               "--optimizer", "adam:sweep.learning_rate=0.1+clip:threshold=0.5",
                                "--wrap", "stale:tau=0,3", "--out", str(out), *SMALL)
     assert code == 0
     cells = pd.read_parquet(out / "cells.parquet")

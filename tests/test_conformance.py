@@ -8,6 +8,8 @@ each breakage must fail its check, with a reason, and leave the others alone.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -193,3 +195,76 @@ def test_a_wrapper_that_drops_extra_arguments_fails():
     status, detail = _status(check_wrapper(_wrapper(_drops_extra_args)))[
         "passes value, grad, value_fn and key on to the optimizer"]
     assert status == "failed" and "did not receive value, grad, value_fn, key" in detail, detail
+
+
+# --- f* is checked, not trusted: a Styblinski–Tang plugin, right and wrong ----------
+
+STYBLINSKI_TANG = Path(__file__).parent / "plugins" / "styblinski_tang.py"
+
+
+
+def _wrong_x_opt_plugin(tmp_path):
+    """The same function with x* off by 1e-2 per coordinate and f* = loss(wrong x*).
+
+    The two agree, so only the search around x* can tell that x* is not a minimum.
+    """
+    source = STYBLINSKI_TANG.read_text()
+    for old, new in (('register("styblinski_tang"', 'register("styblinski_tang_wrong_x"'),
+                     ("jnp.full((dim,), X_OPT,", "jnp.full((dim,), X_OPT + 1e-2,"),
+                     ('f_opt=dim * F_OPT_PER_COORDINATE + params["f_shift"]',
+                      "f_opt=float(styblinski_tang(x_opt))")):  # in the loss's dtype: loss(x*) = f*
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
+    path = tmp_path / "styblinski_tang_wrong_x.py"
+    path.write_text(source)
+    return path
+
+
+def _suite_check(capsys, *argv):
+    from suite.cli import main
+    code = main(["check", *argv])
+    return code, capsys.readouterr().out
+
+
+def _failed_lines(out):
+    return [line.strip() for line in out.splitlines() if line.strip().startswith("✗")]
+
+
+def test_a_correct_styblinski_tang_passes_suite_check(capsys):
+    code, out = _suite_check(capsys, "--plugin", str(STYBLINSKI_TANG), "styblinski_tang:dim=1,2,5")
+    assert code == 0, _failed_lines(out)
+    assert "0 failed" in out
+
+
+@pytest.mark.parametrize("dim", [2, 5])
+def test_a_declared_f_opt_wrong_by_1e_4_fails_in_float32(capsys, dim):
+    # |f*| = 78 (dim 2) and 196 (dim 5): 1e-4 is 13 and 6.5 float32 ulps, beyond the 4-ulp tolerance
+    # (the old 1e-5·|f*| tolerance, 8e-4 and 2e-3, let both through).
+    code, out = _suite_check(capsys, "--plugin", str(STYBLINSKI_TANG), f"styblinski_tang:dim={dim}:f_shift=1e-4")
+    assert code == 1
+    failed = _failed_lines(out)
+    assert any(line.startswith("✗ loss(x*) = f*: ") and "the declared f* is not the minimum" in line
+               for line in failed), failed
+    assert any(line.startswith("✗ x* is a minimum: no point near it is below f*: ")
+               and "is below f* = " in line for line in failed), failed
+    assert len(failed) == 2, failed  # nothing else is at fault
+    # Declared too low by 1e-4: loss(x*) is above it, more than the resolution.
+    code, out = _suite_check(capsys, "--plugin", str(STYBLINSKI_TANG), f"styblinski_tang:dim={dim}:f_shift=-1e-4")
+    assert code == 1
+    assert [line.split(":")[0] for line in _failed_lines(out)] == ["✗ loss(x*) = f*"], _failed_lines(out)
+
+
+def test_an_x_opt_that_is_not_a_minimum_fails_the_search_around_it(capsys, tmp_path):
+    plugin = _wrong_x_opt_plugin(tmp_path)
+    code, out = _suite_check(capsys, "--plugin", str(plugin), "styblinski_tang_wrong_x:dim=2,5")
+    assert code == 1
+    failed = _failed_lines(out)
+    # loss(x*) = f* holds (f* was computed there); the search finds a lower point near x*.
+    assert len(failed) == 2 and all(line.startswith("✗ x* is a minimum: no point near it is below f*: loss ")
+                                    and "the declared f* is not the minimum" in line for line in failed), failed
+
+
+def test_a_reference_f_opt_is_not_searched_around():
+    spec = _REGISTRY.landscapes["pspin"]
+    results = _status(check_landscape(spec, spec.defaults | {"n": 8, "p": 3}))
+    assert results["x* is a minimum: no point near it is below f*"][0] == "skipped"

@@ -247,4 +247,4 @@ def test_failing_diagnostics_keep_the_training_results(tmp_path, capsys):
     assert (cells["status"] == "ok").all() and cells["success_1e-08"].notna().all()
     assert "custom_vjp" in cells.loc[0, "diagnostics_error"]
     html = (out / "report.html").read_text()
-    assert "Diagnostics of sgd failed (its training results are kept)" in html
+    assert "Diagnostics of sgd(learning_rate=0.1) failed (its training results are kept)" in html

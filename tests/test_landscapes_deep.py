@@ -169,9 +169,42 @@ def test_saddle_critical_points_and_minima_are_where_the_formula_says(order):
         minimum = jnp.array([0.0, y])
         assert float(jnp.linalg.norm(jax.grad(f)(minimum))) < 1e-6
         assert np.all(np.linalg.eigvalsh(np.asarray(jax.hessian(f)(minimum))) > 0)
-        assert float(f(minimum)) == pytest.approx(-1 / (2 * order * (order + 1)), rel=1e-6)
+        assert float(f(minimum)) == 0.0  # measured from the minimum
+        assert float(saddle.textbook(minimum, order)) == pytest.approx(-1 / (2 * order * (order + 1)), rel=1e-6)
     origin = np.linalg.eigvalsh(np.asarray(jax.hessian(f)(jnp.zeros(2))))
     np.testing.assert_allclose(origin, [-1.0, 1.0] if order == 1 else [0.0, 1.0], atol=1e-6)
+    assert float(f(jnp.zeros(2))) == pytest.approx(saddle.saddle_value(order), rel=1e-6)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_saddle_loss_is_the_textbook_function_minus_its_minimum(order):
+    # (y² − 1)² P_k(y²)/(2k(k+1)) = y^{2k+2}/(2k+2) − y^{2k}/(2k) + 1/(2k(k+1)), in float64 on a grid.
+    with jax.enable_x64(True):
+        ys = jnp.linspace(-1.6, 1.6, 321)
+        thetas = jnp.stack([jnp.full_like(ys, 0.3), ys], axis=1)
+        f = jax.vmap(lambda t: saddle.saddle(t, order))
+        textbook = jax.vmap(lambda t: saddle.textbook(t, order) - saddle.minimum_value(order))
+        np.testing.assert_allclose(f(thetas), textbook(thetas), rtol=1e-12, atol=1e-14)
+        # Its gradient and Hessian are the textbook ones (the custom JVP).
+        for grad in (jax.grad, jax.hessian):
+            np.testing.assert_allclose(jax.vmap(grad(lambda t: saddle.saddle(t, order)))(thetas),
+                                       jax.vmap(grad(lambda t: saddle.textbook(t, order)))(thetas),
+                                       rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_saddle_loss_near_its_minimum_is_accurate_in_float32(order):
+    # f − f* at y = 1 + δ is ≈ 2δ² (4δ²·P_k(1)/(2k(k+1)) = 2δ² for every k): resolved in
+    # float32 down to 1e-12 and below, where the textbook f − f* rounds to 0 or to ulp(f*).
+    for delta in (1e-3, 1e-4, 1e-5, 1e-6):
+        theta = jnp.array([0.0, 1.0 + delta], jnp.float32)
+        y = np.float64(theta[1])  # the float32 point, exactly
+        exact = (y * y - 1) ** 2 * sum((j + 1) * y ** (2 * j) for j in range(order)) / (2 * order * (order + 1))
+        assert float(saddle.saddle(theta, order)) == pytest.approx(exact, rel=1e-5)
+    # The gradient near the saddle keeps its leading term −y^{2k−1} (a plateau, not noise).
+    y0 = 0.01
+    grad = float(jax.grad(lambda t: saddle.saddle(t, order))(jnp.array([0.0, y0], jnp.float32))[1])
+    assert grad == pytest.approx(y0 ** (2 * order + 1) - y0 ** (2 * order - 1), rel=1e-5)
 
 
 def test_gradient_descent_escapes_the_strict_saddle_at_the_linear_rate(registry):

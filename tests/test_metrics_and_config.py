@@ -10,7 +10,8 @@ import pytest
 
 from suite import config as cfg
 from suite.errors import UsageError
-from suite.metrics import ert, leaderboard, success_rate
+from suite.metrics import ert, leaderboard, selection_order, success_rate
+from conftest import hand_tables
 
 
 def test_ert_follows_coco():
@@ -25,15 +26,20 @@ def test_ert_follows_coco():
 
 
 def test_leaderboard_applies_the_stated_rule():
-    cells = pd.DataFrame({
-        "landscape_label": ["L"] * 4, "optimizer": ["a", "a", "b", "c"], "status": ["ok"] * 4,
-        "success": [0.5, 1.0, 1.0, 1.0], "ert": [10.0, 50.0, 40.0, 40.0],
-        "median_final_loss": [0.0, 0.0, 0.2, np.nan],
-    })
-    board = leaderboard(cells, "success", "ert")
-    assert list(board["optimizer"]) == ["b", "c", "a"]  # ERT ties, then median; NaN loses
-    assert list(board["rank"]) == [1, 2, 3]
-    assert board.set_index("optimizer").loc["a", "ert"] == 50.0  # a's best setting
+    # Success first (a's 50% setting loses to its 100% one), then ERT (b and c reach the
+    # target at step 20, a at step 40), then median final loss (NaN loses: c after b).
+    success = np.array([0.5, 1.0, 1.0, 1.0])
+    ert_ = np.array([10.0, 40.0, 20.0, 20.0])
+    median = np.array([0.0, 0.0, 0.2, np.nan])
+    assert list(selection_order(success, ert_, median)) == [2, 3, 1, 0]
+    # The leaderboard applies it to per-restart tables: a's best setting is its 100% one.
+    cells, restarts = hand_tables([{"optimizer": "a", "entry": "a", "success": 0.5, "hit": 1},
+                                   {"optimizer": "a", "entry": "a", "success": 1.0, "hit": 40},
+                                   {"optimizer": "b", "entry": "b", "success": 1.0, "hit": 20}])
+    board = leaderboard(cells, restarts)
+    assert list(board["entry"]) == ["b", "a"] and list(board["cell_id"]) == ["c2", "c1"]
+    assert board["p_value"].iloc[1] == 2 * 0.5 ** 10  # b's hit is earlier on all 10 paired restarts
+    assert list(board["rank"]) == [1, 2]
 
 
 def test_component_flags_parse_sweeps():

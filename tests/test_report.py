@@ -79,7 +79,7 @@ def run_dir(tmp_path_factory):
     """A finished run with an exact-f* landscape and a reference-f* one, reported at the end."""
     out = tmp_path_factory.mktemp("runs") / "small"
     code = main(["run", "--landscape", "bowl:dim=3:condition=10", "--landscape", "pspin:n=8:p=3",
-                 "--optimizer", "sgd:learning_rate=0.01,0.3", "--optimizer", "adam:learning_rate=0.01,0.1",
+                 "--optimizer", "sgd:sweep.learning_rate=0.01,0.3", "--optimizer", "adam:sweep.learning_rate=0.01,0.1",
                  "--out", str(out), *SMALL])
     assert code == 0
     return out
@@ -101,7 +101,7 @@ def test_run_writes_the_report(run_dir):
     assert titles.count("Convergence") == 2  # once per landscape
     assert "Section &#39;" not in html  # no built-in section failed
     # The selection rule is written out, and the exact command that reproduces the run.
-    assert "Selection rule: each optimizer" in html
+    assert "Selection rule: each entry" in html
     assert f"suite run {run_dir / 'config.toml'}" in html
 
 

@@ -156,8 +156,8 @@ def test_divergence_is_recorded_and_nan_never_counts_as_best(registry, tmp_path)
     assert cells.loc[0.01, "divergence_rate"] == 0.0
 
 
-def test_a_restart_stops_at_the_last_target_and_the_run_stops_early(registry):
-    config = small_config(steps=5000, targets=(1.0, 1e-3),
+def test_in_fixed_target_mode_a_restart_stops_at_the_last_target_and_the_run_stops_early(registry):
+    config = small_config(steps=5000, targets=(1.0, 1e-3), stop_at_target=True,
                           optimizers=[cfg.Component("momentum", {"learning_rate": [0.05]})])
     _, _, _, result = _group(config, registry)
     hit = result.summary["hit"][0]

@@ -196,7 +196,8 @@ def test_wrapper_parameters_get_their_own_columns(registry, tmp_path):
     for table in (tables["restarts"], tables["cells"]):
         row = table.iloc[0]
         assert row["optimizer"] == "adam" and row["wrappers"] == "stale+noise"
-        assert row["entry"] == "adam+stale(tau=2)+noise"  # defaults left out of the name
+        # The value given is a condition, in the name; wrapper defaults are left out.
+        assert row["entry"] == "adam(learning_rate=0.1)+stale(tau=2)+noise"
         assert row["p_wrap_stale_tau"] == 2 and row["p_wrap_noise_eta"] == 0.01
         assert row["p_wrap_noise_gamma"] == 0.55 and row["p_opt_learning_rate"] == 0.1
 
@@ -236,9 +237,9 @@ threshold = 2.0
 def test_config_wraps_one_optimizer_or_all_and_round_trips(registry):
     config = cfg.from_toml(tomllib.loads(TOML))
     _, settings = cfg.resolve(config, registry)
-    assert [s.entry for s in settings] == ["adam+stale(tau=0)+clip(threshold=2.0)",
-                                           "adam+stale(tau=8)+clip(threshold=2.0)",
-                                           "sgd+clip(threshold=2.0)"]
+    assert [s.entry for s in settings] == ["adam(learning_rate=0.01)+stale(tau=0)+clip(threshold=2.0)",
+                                           "adam(learning_rate=0.01)+stale(tau=8)+clip(threshold=2.0)",
+                                           "sgd(learning_rate=0.1)+clip(threshold=2.0)"]
     # Run-wide wrappers sit outside the optimizer's own.
     assert [w.spec.name for w in settings[1].wrappers] == ["stale", "clip"]
     resolved = cfg.resolved_config(config, *cfg.resolve(config, registry))

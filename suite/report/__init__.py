@@ -50,13 +50,28 @@ def write(report: Report, out: str | Path | None, sections: dict, *, progress=No
 
 
 def headline(report: Report) -> str:
-    """One line: the top entry and how often it stays on top under the bootstrap."""
+    """One line: the top entry (or the tied ones), how often it stays on top under the bootstrap,
+    and the landscapes that were not ranked at the run's hardest target."""
     from suite.report.data import CONFIDENT
 
     if report.overall.empty:
         return "no finished cell to rank"
-    top = report.overall.iloc[0]
-    share = float(top["top_share"])
-    verdict = "" if share >= CONFIDENT else " (uncertain: another seed could change the winner)"
-    return (f"top entry {top['entry']}: mean rank {top['mean_rank']:.2f}, first in {share:.0%} of "
-            f"{report.stability['resamples']} bootstrap replicates{verdict}")
+    overall = report.overall
+    top = overall.iloc[0]
+    tied = list(overall.loc[overall["rank"] == 1, "entry"])
+    resamples = report.stability["resamples"]
+    if len(tied) > 1:
+        line = f"tied for first: {', '.join(tied)} (mean rank {top['mean_rank']:.2f})"
+    else:
+        share = float(top["top_share"])
+        verdict = "" if share >= CONFIDENT else " (uncertain: another seed could change the winner)"
+        line = (f"top entry {top['entry']}: mean rank {top['mean_rank']:.2f}, first in {share:.0%} of "
+                f"{resamples} bootstrap replicates{verdict}")
+    for landscape in report.landscapes:
+        at = report.ranked_at(landscape)
+        if at["unsolved"] or at["below_resolution"]:
+            why = "below resolution" if at["below_resolution"] else "unsolved"
+            line += f"; {landscape}: {why} at {report.target}; ranked at {at['label']}"
+        if report.warning(landscape):
+            line += f"; {landscape}: f* violated"
+    return line

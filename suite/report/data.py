@@ -92,7 +92,7 @@ class Report:
 
     @property
     def target(self) -> str:
-        """The label of the target the leaderboard ranks by (the hardest)."""
+        """The label of the run's hardest target (a landscape may be ranked at another: :meth:`ranked_at`)."""
         return self.targets[-1][1] if self.targets else ""
 
     @functools.cached_property
@@ -110,10 +110,16 @@ class Report:
 
     @functools.cached_property
     def board(self) -> pd.DataFrame:
-        """Each entry's selected setting per landscape, ranked (:func:`suite.metrics.leaderboard`)."""
+        """Each entry's selected setting per landscape, ranked with ties (:func:`suite.metrics.leaderboard`)."""
         if self.ok.empty or not self.target:
-            return pd.DataFrame(columns=["landscape_label", "entry", "rank", "cell_id", "at_edge"])
-        return metrics.leaderboard(self.ok, f"success_{self.target}", f"ert_{self.target}")
+            return pd.DataFrame(columns=["landscape_label", "entry", "rank", "p_value", "rank_target",
+                                         "unsolved", "below_resolution", "resolution", "settings_tried",
+                                         "cell_id", "at_edge"])
+        return metrics.leaderboard(self._cells_with_entry, self.restarts)
+
+    @functools.cached_property
+    def _cells_with_entry(self) -> pd.DataFrame:
+        return self.cells if "entry" in self.cells else self.cells.assign(entry=self.cells["optimizer"])
 
     @functools.cached_property
     def profile_times(self) -> pd.DataFrame:
@@ -123,7 +129,7 @@ class Report:
     def stability(self) -> dict:
         if self.board.empty:
             return {"top": {}, "winners": {}, "resamples": 0}
-        return ranking.ranking_stability(self.ok, self.restarts, self.target,
+        return ranking.ranking_stability(self._cells_with_entry, self.restarts,
                                          resamples=STABILITY_RESAMPLES, seed=self.rng_seed)
 
     @functools.cached_property
@@ -209,6 +215,12 @@ class Report:
                     f"Δf = f − f* can be negative.")
         if info["kind"] == "unknown":
             return f"{landscape}: f* is unknown; Δf is measured from 0."
+        warning = self.warning(landscape)
+        if warning:
+            from suite.report.figures import DELTA_FLOOR
+
+            return (f"{landscape}: WARNING: {warning}. Figures draw Δf ≤ 0 at {DELTA_FLOOR:g} on log "
+                    f"axes; the tables show the real values.")
         return ""
 
     def flags(self, landscapes=None) -> list[str]:
@@ -218,7 +230,9 @@ class Report:
         """Simulated-restart runtimes [targets, samples] of one cell (inf: never)."""
         hits, steps = self.hits(cell_id)
         rng = np.random.default_rng([self.rng_seed, _crc(cell_id)])
-        columns = [self.target_labels.index(label) for label in (labels or self.target_labels)]
+        columns = [self.target_labels.index(label) for label in (self.target_labels if labels is None else labels)]
+        if not columns:
+            return np.empty((0, ECDF_SAMPLES))
         return np.stack([metrics.simulated_runtimes(hits[:, j], steps, ECDF_SAMPLES, rng) for j in columns])
 
     def ert_interval(self, cell_id: str, label: str) -> tuple[float, float]:
@@ -232,20 +246,98 @@ class Report:
         return self._intervals[key]
 
     def swept(self, landscape: str) -> list[str]:
-        """The optimizer hyperparameters (``p_opt_*`` columns) that vary on this landscape."""
-        rows = self.landscape_cells(landscape)
-        return [c for c in rows.columns if c.startswith("p_opt_")
-                and rows.groupby("entry")[c].nunique(dropna=True).max() > 1]
+        """The optimizer hyperparameters (``p_opt_*`` columns) that vary within some entry on this landscape."""
+        cells = self.landscape_cells(landscape)
+        found = {c for entry in cells["entry"].unique()
+                 for c in metrics.own_hyperparameters(cells, entry, landscape)}
+        return [c for c in cells.columns if c in found]
 
-    def setting_text(self, row: pd.Series, landscape: str) -> str:
-        """The swept values of a selected cell (``learning_rate=0.01*``; * at the sweep's edge)."""
-        edge = set(str(row.get("at_edge") or "").split(",")) - {""}
-        parts = []
-        for column in self.swept(landscape):
-            name, value = column.removeprefix("p_opt_"), row[column]
-            shown = f"{value:g}" if isinstance(value, float) else str(value)
-            parts.append(f"{name}={shown}" + ("*" if name in edge else ""))
-        return " ".join(parts)
+    def setting_text(self, row: pd.Series, landscape: str | None = None) -> str:
+        """The entry's own swept values of a selected cell (``learning_rate=0.01*``; * at the sweep's edge)."""
+        return metrics.setting_text(self.ok, row)
+
+    # --- what the verdicts rest on ------------------------------------------------
+
+    @functools.cached_property
+    def _ranked_at(self) -> dict[str, dict]:
+        first = self.board.drop_duplicates("landscape_label")
+        return {row["landscape_label"]: {
+            "label": str(row["rank_target"]), "unsolved": bool(row["unsolved"]),
+            "below_resolution": bool(row["below_resolution"]), "resolution": float(row["resolution"])}
+            for _, row in first.iterrows()}
+
+    def ranked_at(self, landscape: str) -> dict:
+        """The landscape's ranking target and why: ``{"label", "unsolved", "below_resolution", "resolution"}``."""
+        return self._ranked_at.get(landscape, {"label": self.target, "unsolved": False,
+                                               "below_resolution": False, "resolution": float("nan")})
+
+    def verdict_note(self, landscape: str) -> str:
+        """The sentence saying a landscape was not ranked at the run's hardest target, or ``""``."""
+        at = self.ranked_at(landscape)
+        if at["below_resolution"]:
+            return (f"{landscape}: the hardest target Δf ≤ {self.target} is below resolution (float "
+                    f"rounding at f* decides below Δf ≈ {at['resolution']:.2g}); ranked at "
+                    f"Δf ≤ {at['label']} instead.")
+        if at["unsolved"]:
+            return (f"{landscape}: unsolved at {self.target} (no setting of any entry held Δf ≤ "
+                    f"{self.target} at the end of a restart); ranked at Δf ≤ {at['label']}, the hardest "
+                    f"target some setting held on at least half of its restarts.")
+        return ""
+
+    def resolvable(self, landscape: str) -> list[str]:
+        """The target labels at or above the landscape's float resolution (every one if it is unknown)."""
+        return [label for label in self.target_labels if not self.below_resolution(landscape, label)]
+
+    def below_resolution(self, landscape: str, label: str) -> bool:
+        """Whether the target ``label`` is finer than the landscape's float resolution."""
+        at = self.ranked_at(landscape)
+        return float(label) < at["resolution"] if not math.isnan(at["resolution"]) else False
+
+    @functools.cached_property
+    def _warnings(self) -> dict[str, str]:
+        """Per landscape: the run's ``warning`` (an exact f* undercut), or one computed for older runs."""
+        found = {}
+        for landscape in self.landscapes:
+            rows = self.landscape_cells(landscape)
+            if rows.empty:
+                continue
+            if "warning" in rows:
+                texts = [str(w) for w in rows["warning"].fillna("") if str(w)]
+                if texts:
+                    found[landscape] = texts[0]
+                continue
+            info = self.f_star(landscape)
+            if info["kind"] != "exact":
+                continue
+            lowest = float(np.min(metrics.finite_or_inf(rows["best_loss"].to_numpy())))
+            res = float(metrics.cell_resolution(rows).max())
+            gap = metrics.f_opt_violation(lowest, info["f_opt"], res)
+            if gap > 0:
+                found[landscape] = (f"the lowest loss {lowest:.6g} is {gap:.3g} below the exact f* = "
+                                    f"{info['f_opt']:.6g} (more than the resolution {res:.2g}): f* or "
+                                    f"the landscape is wrong, and its Δf cannot be trusted")
+        return found
+
+    def warning(self, landscape: str) -> str:
+        """The landscape's f* warning (the lowest loss went below an exact f*), or ``""``."""
+        return self._warnings.get(landscape, "")
+
+    def cell_value(self, column: str, default=None):
+        """A run-wide cell column's value (``precision``, ``stop_at_target``, ``tuning``), or ``default``."""
+        if self.cells.empty or column not in self.cells:
+            return default
+        values = self.cells[column].dropna()
+        return values.iloc[0] if not values.empty else default
+
+    def mode_text(self) -> str:
+        """How the final loss was measured: the run's mode, in words."""
+        stop = self.cell_value("stop_at_target")
+        if stop is None:
+            return ("not recorded (a run written before the mode was: restarts stopped at the last "
+                    "target, so the final loss is the loss at the stop)")
+        if bool(stop):
+            return "fixed-target mode: restarts stop at the last target, final loss is the loss at the stop"
+        return "default: every restart runs every step; final loss is f(x_T)"
 
 
 def _crc(text: str) -> int:

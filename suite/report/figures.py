@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# The floor of log-scaled Δf axes: a loss at (or, with a reference f*, below) f*
-# is drawn here rather than vanishing off a log axis.
+# The floor of log-scaled Δf axes: a loss at f* (or below an exact f*, which the
+# report warns about) is drawn here rather than vanishing off a log axis. For
+# drawing only: tables show :meth:`LossScale.values`, never clamped.
 DELTA_FLOOR = 1e-12
 _STYLED = False
 
@@ -57,11 +58,15 @@ class LossScale:
         self.delta = self.kind == "exact"
         self.label = "Δf = f − f*" if self.delta else "loss f"
 
-    def __call__(self, loss):
+    def values(self, loss) -> np.ndarray:
+        """The quantity of the axis label as measured (Δf may be ≤ 0): for tables."""
         loss = np.asarray(loss, dtype=np.float64)
-        if self.delta:
-            return np.maximum(loss - self.f_opt, DELTA_FLOOR)
-        return loss
+        return loss - self.f_opt if self.delta else loss
+
+    def __call__(self, loss):
+        """The quantity as drawn: Δf at least :data:`DELTA_FLOOR` on a log axis. Figures only."""
+        values = self.values(loss)
+        return np.maximum(values, DELTA_FLOOR) if self.delta else values
 
     def axis(self, ax, which: str = "y") -> None:
         """Scales the axis and labels it."""

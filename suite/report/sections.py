@@ -15,7 +15,7 @@ import pandas as pd
 
 import suite
 from suite import metrics
-from suite.metrics import SELECTION_RULE, finite_or_inf
+from suite.metrics import SELECTION_RULE, TIE_LEVEL, finite_or_inf, selection_order
 from suite.ranking import R_MAX
 from suite.report.blocks import Code, Figure, Note, Table, Text
 from suite.report.data import CONFIDENT, ECDF_SAMPLES, Report
@@ -23,7 +23,9 @@ from suite.report.figures import LossScale, legend, new, plain, step_grid
 
 
 def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 def _ert_text(value: float) -> str:
@@ -32,6 +34,28 @@ def _ert_text(value: float) -> str:
 
 def _pct(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0%}"
+
+
+def _p_text(value) -> str:
+    """A sign-test p-value: '' for the first entry, at most two digits, '< 1e-300' at float's end."""
+    value = float(value)
+    if math.isnan(value):
+        return ""
+    if value < 1e-300:
+        return "< 1e-300"
+    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+
+
+def _share(report: Report, landscape: str, label: str, value) -> str:
+    """A share of restarts at a target, or 'below resolution' when float rounding decides there."""
+    if report.below_resolution(landscape, label):
+        return "below resolution"
+    return _pct(float(value))
+
+
+def _firsts(rows: pd.DataFrame) -> list[str]:
+    """The entries ranked first (several when tied)."""
+    return list(rows.loc[rows["rank"] == rows["rank"].min(), "entry"]) if not rows.empty else []
 
 
 # --- run-wide sections -----------------------------------------------------------------
@@ -57,13 +81,31 @@ def summary(report: Report):
     if report.overall.empty:
         yield Note("No cell finished, so there is nothing to rank.", kind="warning")
         return
-    top = report.overall.iloc[0]
+    overall = report.overall
+    top = overall.iloc[0]
     share = float(top["top_share"])
     ranked = report.board["landscape_label"].nunique()
-    yield Text(f"Top entry: {top['entry']} (mean rank {top['mean_rank']:.2f} over "
-               f"{_count(ranked, 'landscape')} with finished cells, first on {int(top['wins'])}; "
-               f"performance-profile score {top['profile_score']:.2f}).")
+    tied = list(overall.loc[overall["rank"] == 1, "entry"])
+    if len(tied) > 1:
+        yield Text(f"Tied for first: {', '.join(tied)} (mean rank {top['mean_rank']:.2f} over "
+                   f"{_count(ranked, 'landscape')} with finished cells). No single top entry.")
+    else:
+        yield Text(f"Top entry: {top['entry']} (mean rank {top['mean_rank']:.2f} over "
+                   f"{_count(ranked, 'landscape')} with finished cells, first on {int(top['wins'])}; "
+                   f"performance-profile score {top['profile_score']:.2f}).")
+    notes = [n for n in (report.verdict_note(name) for name in report.landscapes) if n]
+    if notes:
+        yield Note(f"No winner is declared at Δf ≤ {report.target} on {_count(len(notes), 'landscape')}: "
+                   + " ".join(notes), kind="warning")
+    for landscape in report.landscapes:
+        if report.warning(landscape):
+            yield Note(f"f* violated on {landscape}: {report.warning(landscape)}.", kind="warning")
     resamples = report.stability["resamples"]
+    if len(tied) > 1:
+        shared = sum(report.stability["top"].get(e, 0.0) for e in tied)
+        yield Text(f"Together they take {shared:.0%} of first places in {resamples} bootstrap replicates "
+                   f"(restarts and landscape instances resampled; a shared first place shares the credit).")
+        return
     text = (f"It stays on top in {share:.0%} of {resamples} bootstrap replicates "
             f"(restarts and landscape instances resampled).")
     if share < CONFIDENT:
@@ -79,23 +121,62 @@ def _device(meta: dict) -> str:
 
 
 def leaderboard(report: Report):
-    """The overall ranking: each entry at its selected setting per landscape."""
+    """The overall ranking, and per landscape the target ranked at, the first place and its margin."""
     if report.overall.empty:
         yield Text("No finished cell.")
         return
-    yield Text(f"Selection rule: {SELECTION_RULE}. Success means Δf = f − f* ≤ {report.target}. "
-               f"Overall, entries are ordered by their mean rank over landscapes (an entry with no "
-               f"finished cell on a landscape takes the last place there). The performance-profile "
-               f"score and the win rates below weigh the same selected settings differently.")
-    table = report.overall.rename(columns={
+    yield Text(f"Selection rule: {SELECTION_RULE}. Success at a target means the restart reached "
+               f"Δf = f − f* ≤ target and still held it at its last step; 'relapsed' is the share that "
+               f"reached a target and lost it (ended above it or diverged). Overall, entries are ordered "
+               f"by their mean rank over landscapes (an entry with no finished cell on a landscape takes "
+               f"the last place there); equal mean ranks share a place. The performance-profile score "
+               f"and the win rates below weigh the same selected settings differently. Final loss: "
+               f"{report.mode_text()}; precision {report.cell_value('precision', 'float32 (not recorded)')}.")
+    board = report.board
+    per_entry = board.groupby("entry").agg(settings=("settings_tried", "sum"),
+                                           relapsed=("relapse_rate", "mean"))
+    table = report.overall.assign(
+        settings=lambda t: t["entry"].map(per_entry["settings"]).fillna(0).astype(int),
+        relapsed=lambda t: t["entry"].map(per_entry["relapsed"]).map(_pct))
+    table = table.rename(columns={
         "rank": "#", "entry": "entry", "mean_rank": "mean rank", "wins": "landscapes won",
-        "landscapes": "landscapes finished", "profile_score": f"profile score (r_max={R_MAX:g})",
-        "top_share": "first in bootstrap"})
+        "landscapes": "landscapes finished", "settings": "settings tried", "relapsed": "relapsed (mean)",
+        "profile_score": f"profile score (r_max={R_MAX:g})", "top_share": "first in bootstrap"})
     table["first in bootstrap"] = table["first in bootstrap"].map(_pct)
-    yield Table(table[["#", "entry", "mean rank", "landscapes won", "landscapes finished",
-                       f"profile score (r_max={R_MAX:g})", "first in bootstrap"]],
-                caption="Click a column header to sort. 'First in bootstrap' is the share of "
-                        "bootstrap replicates in which the entry ranks first overall.")
+    yield Table(table[["#", "entry", "mean rank", "landscapes won", "landscapes finished", "settings tried",
+                       "relapsed (mean)", f"profile score (r_max={R_MAX:g})", "first in bootstrap"]],
+                caption="Click a column header to sort. Equal # means tied. 'Settings tried' is the tuning "
+                        "budget: cells of the entry over all landscapes, failed ones included. 'Relapsed' "
+                        "is the mean over the entry's selected settings. 'First in bootstrap' is the share "
+                        "of bootstrap replicates in which the entry ranks first overall (a shared first "
+                        "place shares the credit).")
+    rows = []
+    for landscape in report.landscapes:
+        selected = report.selected(landscape)
+        if selected.empty:
+            continue
+        at = report.ranked_at(landscape)
+        label = at["label"]
+        firsts = _firsts(selected)
+        best = selected.iloc[0]
+        behind = selected[selected["rank"] > selected["rank"].min()]
+        status = ("below resolution" if at["below_resolution"] else f"unsolved at {report.target}"
+                  if at["unsolved"] else "solved")
+        rows.append({
+            "landscape": landscape, "status": status, "ranked at Δf ≤": label,
+            "first": " = ".join(firsts) + (" (tied)" if len(firsts) > 1 else ""),
+            "p vs next": _p_text(behind.iloc[0]["p_value"]) if not behind.empty else "",
+            "success (held)": _share(report, landscape, label, best[f"success_{label}"]),
+            "relapsed": _pct(float(best.get("relapse_rate", float("nan")))),
+            "settings tried": int(best["settings_tried"]),
+            "f*": "WARNING: violated" if report.warning(landscape) else "",
+        })
+    yield Table(pd.DataFrame(rows), caption=(
+        f"Per landscape: the target ranked at (the hardest, {report.target}, unless no setting held it or "
+        f"it is below the float resolution at f*), the entry or entries ranked first (equal ranks: the "
+        f"paired sign test over shared restarts gave p ≥ {TIE_LEVEL:g}), the p-value of the first entry "
+        f"ranked below them against the one above it, and the first entry's success, relapse rate and "
+        f"settings tried."))
 
 
 def runtime_ecdf(report: Report):
@@ -110,10 +191,13 @@ def runtime_ecdf(report: Report):
         rows = report.board[report.board["entry"] == entry]
         if rows.empty:
             continue
-        runtimes = [report.simulated_runtimes(cid).ravel() for cid in rows["cell_id"]]
+        # Targets below a landscape's resolution are left out: rounding, not the optimizer, decides them.
+        runtimes = [report.simulated_runtimes(r["cell_id"], report.resolvable(r["landscape_label"])).ravel()
+                    for _, r in rows.iterrows()]
         # Landscapes where the entry has no finished cell count as never reached.
-        absent = len(report.landscapes) - len(rows)
-        pooled = np.concatenate(runtimes + [np.full(absent * len(report.targets) * ECDF_SAMPLES, np.inf)])
+        absent = sum(len(report.resolvable(name)) for name in report.landscapes
+                     if name not in set(rows["landscape_label"]))
+        pooled = np.concatenate(runtimes + [np.full(absent * ECDF_SAMPLES, np.inf)])
         ax.step(grid, metrics.runtime_ecdf(pooled, grid), where="post", color=report.colors[entry], linewidth=1.6)
     ax.set_xscale("log")
     ax.axvline(longest, color="0.4", linestyle="--", linewidth=0.8)
@@ -125,7 +209,8 @@ def runtime_ecdf(report: Report):
     yield Figure(fig, caption=(
         f"For each entry at its selected settings: the share of all (landscape, target, simulated "
         f"restart) triples solved within x steps, over {len(report.landscapes)} landscapes × "
-        f"{len(report.targets)} targets × {ECDF_SAMPLES} simulated restarts. A simulated restart "
+        f"{len(report.targets)} targets × {ECDF_SAMPLES} simulated restarts (targets below a "
+        f"landscape's float resolution at f* left out). A simulated restart "
         f"draws restarts with replacement, summing their steps, until one reaches the target, so "
         f"runtimes beyond the budget (dashed) mean success after restarting. Higher and further left "
         f"is better; the height at the right end is the share of targets ever reached."),
@@ -170,7 +255,7 @@ def win_rates(report: Report):
 
     if report.board["entry"].nunique() < 2:
         return
-    matrix = wins(report.board, report.target)
+    matrix = wins(report.board)
     order = [e for e in report.entries if e in matrix.index]
     matrix = matrix.loc[order, order]
     n = len(order)
@@ -181,10 +266,10 @@ def win_rates(report: Report):
     axes[0, 0].set_xlabel("against")
     axes[0, 0].set_ylabel("entry")
     yield Figure(fig, caption=(
-        "Row entry against column entry: the share of landscapes on which the row entry beats the "
-        "column entry by the selection rule (higher success, then lower ERT, then lower median final "
-        "loss), counting ties as half and only landscapes where both finished. A row of high values "
-        "is an entry that rarely loses."))
+        "Row entry against column entry: the share of landscapes on which the row entry ranks above "
+        "the column entry on the leaderboard (selection rule at the landscape's ranking target, ties by "
+        "the paired sign test), counting a tie (equal rank) as half and only landscapes where both "
+        "finished. A row of high values is an entry that rarely loses."))
 
 
 def stability(report: Report):
@@ -203,7 +288,8 @@ def stability(report: Report):
     yield Figure(fig, caption=(
         f"Each of {report.stability['resamples']} bootstrap replicates redraws every landscape "
         f"instance's restarts with replacement (the same draw for every entry) and the instances of "
-        f"each landscape setting, then reselects and reranks. A bar short of the dashed line at "
+        f"each landscape setting, then reselects and reranks with the leaderboard's own rules (ties "
+        f"by the paired sign test; a shared first place shares the credit). A bar short of the dashed line at "
         f"{CONFIDENT:.0%} means the first place depends on the seed."))
     rows = []
     for landscape in report.landscapes:
@@ -211,14 +297,18 @@ def stability(report: Report):
         if not winners:
             continue
         observed = report.selected(landscape)
-        first = observed.iloc[0]["entry"] if not observed.empty else ""
-        rows.append({"landscape": landscape, "winner": first,
-                     "stays first": _pct(winners.get(first, 0.0)),
+        firsts = _firsts(observed)
+        at = report.ranked_at(landscape)
+        rows.append({"landscape": landscape, "ranked at Δf ≤": at["label"],
+                     "first (observed)": " = ".join(firsts) + (" (tied)" if len(firsts) > 1 else ""),
+                     "stays first": _pct(sum(winners.get(e, 0.0) for e in firsts)),
                      "other winners": ", ".join(f"{e} {s:.0%}" for e, s in
-                                                sorted(winners.items(), key=lambda kv: -kv[1]) if e != first)})
+                                                sorted(winners.items(), key=lambda kv: -kv[1])
+                                                if e not in firsts)})
     if rows:
-        yield Table(pd.DataFrame(rows), caption="Per landscape: how often its winner stays first "
-                                                "when its restarts are resampled.")
+        yield Table(pd.DataFrame(rows), caption="Per landscape: how often its first place (shared "
+                                                "credit when tied) stays first when its restarts are "
+                                                "resampled, at the target the landscape is ranked at.")
 
 
 def failures(report: Report):
@@ -245,7 +335,10 @@ def metadata(report: Report):
     rows = [("run folder", str(report.path)), ("command", command),
             ("started", meta.get("started")), ("finished", meta.get("finished")),
             ("resumed", ", ".join(meta.get("resumed", [])) or "no"),
-            ("seed", meta.get("seed")), ("device", _device(meta)), ("host", meta.get("host")),
+            ("seed", meta.get("seed")), ("final loss", report.mode_text()),
+            ("precision", report.cell_value("precision", "float32 (not recorded)")),
+            ("tuning", report.cell_value("tuning", "grid (not recorded)")),
+            ("device", _device(meta)), ("host", meta.get("host")),
             ("platform", meta.get("platform")), ("python", meta.get("python")),
             ("git commit", meta.get("git_commit")), ("plugins", ", ".join(meta.get("plugins", [])))]
     rows += [(f"version: {k}", v) for k, v in (meta.get("versions") or {}).items()]
@@ -291,23 +384,36 @@ def landscape_table(report: Report, landscape: str):
                + (f" Reference levels: {levels}." if levels else ""))
     if report.f_star_flag(landscape) and info["kind"] == "reference":
         yield Note(report.f_star_flag(landscape))
+    if report.warning(landscape):
+        yield Note(f"WARNING: {report.warning(landscape)}. The table shows Δf as measured (negative "
+                   f"where the loss went below f*); figures draw it at their log-axis floor.", kind="warning")
+    verdict = report.verdict_note(landscape)
+    if verdict:
+        yield Note(verdict, kind="warning")
+    at = report.ranked_at(landscape)
+    label = at["label"]
+    scale = LossScale(info)
     rows = []
-    target = report.target
     for _, row in report.selected(landscape).iterrows():
-        ert = float(row[f"ert_{target}"])
-        low, high = report.ert_interval(row["cell_id"], target)
+        ert = float(row[f"ert_{label}"])
+        below = report.below_resolution(landscape, label)
+        low, high = report.ert_interval(row["cell_id"], label) if not below else (np.nan, np.nan)
         restarts = report.cell_restarts(row["cell_id"])
-        scale = LossScale(info)
-        final = scale(finite_or_inf(restarts["final_loss"].to_numpy()))
-        best = scale(finite_or_inf(restarts["best_loss"].to_numpy()))
-        q = np.quantile(final[np.isfinite(final)], [0.1, 0.5, 0.9]) if np.isfinite(final).any() else [np.inf] * 3
+        # Real Δf (negative below f*), diverged restarts as +∞: nothing clamped in a table.
+        final = metrics.quantiles(scale.values(restarts["final_loss"].to_numpy()), [0.1, 0.5, 0.9])
+        best = metrics.quantiles(scale.values(restarts["best_loss"].to_numpy()), [0.5])
         rows.append({
-            "#": int(row["rank"]), "entry": row["entry"], "setting": report.setting_text(row, landscape),
-            "success": _pct(float(row[f"success_{target}"])),
-            "ERT [95% CI]": _ert_text(ert) + ("" if math.isinf(ert) else f" [{_ert_text(low)}, {_ert_text(high)}]"),
-            "time to target (s)": "∞" if math.isinf(ert) else f"{ert * row['seconds_per_step']:.3g}",
-            f"final {scale.label}: median [q10, q90]": f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]",
-            f"best {scale.label}: median": f"{np.median(best):.3g}",
+            "#": int(row["rank"]), "entry": row["entry"], "setting": report.setting_text(row),
+            "p vs above": _p_text(row["p_value"]),
+            "success (held)": _share(report, landscape, label, row[f"success_{label}"]),
+            "reached": _share(report, landscape, label, row.get(f"reached_{label}", np.nan)),
+            "relapsed": _pct(float(row.get("relapse_rate", np.nan))),
+            "settings tried": int(row["settings_tried"]),
+            "ERT [95% CI]": "below resolution" if below else _ert_text(ert) + (
+                "" if math.isinf(ert) else f" [{_ert_text(low)}, {_ert_text(high)}]"),
+            "time to target (s)": "" if below else "∞" if math.isinf(ert) else f"{ert * row['seconds_per_step']:.3g}",
+            f"final {scale.label}: median [q10, q90]": f"{final[1]:.3g} [{final[0]:.3g}, {final[2]:.3g}]",
+            f"best {scale.label}: median": f"{best[0]:.3g}",
             "diverged": _pct(float(row["divergence_rate"])),
             "µs/step": f"{row['seconds_per_step'] * 1e6:.1f}",
             "updates/s": f"{row['updates_per_second']:.3g}" if "updates_per_second" in row else "",
@@ -319,15 +425,21 @@ def landscape_table(report: Report, landscape: str):
         entry = row.get("entry") or row["optimizer"]
         if entry not in {r["entry"] for r in rows}:
             rows.append({"#": "–", "entry": entry, "setting": "failed",
-                         "success": "–", "ERT [95% CI]": str(row["error"])[:200]})
+                         "success (held)": "–", "ERT [95% CI]": str(row["error"])[:200]})
     if rows:
         yield Table(pd.DataFrame(rows).fillna(""), caption=(
-            f"Success: share of restarts reaching Δf ≤ {target}. ERT: expected steps to reach it, "
-            f"counting restarts (COCO), with a 95% bootstrap interval from simulated restarts; time "
-            f"to target is ERT × seconds per step. A * marks a best value at the edge of the sweep: "
-            f"the optimum may lie outside it. Updates/s counts restart-steps; 'of floor' is how near "
-            f"that is to the memory-traffic floor (each step reads and writes the point and optimizer "
-            f"state, at the device's measured copy bandwidth; on a CPU a cache-resident state can beat it)."))
+            f"Ranked at Δf ≤ {label}. Success: share of restarts that reached Δf ≤ {label} and still held "
+            f"it at their last step; reached: share that reached it at some step (COCO's anytime count); "
+            f"relapsed: share that reached some target and lost it. Equal # means tied: 'p vs above' is "
+            f"the paired two-sided sign test against the entry above (restart i of both starts from the "
+            f"same point), p ≥ {TIE_LEVEL:g} shares its rank. Settings tried: the entry's cells on this "
+            f"landscape, failed ones included (its tuning budget). ERT: expected steps to first reach "
+            f"the target, counting restarts (COCO), with a 95% bootstrap interval from simulated restarts; "
+            f"time to target is ERT × seconds per step. Final and best {scale.label} are as measured "
+            f"(diverged restarts count as ∞). A * marks a best value at the edge of the sweep: the "
+            f"optimum may lie outside it. Updates/s counts restart-steps; 'of floor' is how near that is "
+            f"to the memory-traffic floor (each step reads and writes the point and optimizer state, at "
+            f"the device's measured copy bandwidth; on a CPU a cache-resident state can beat it)."))
 
 
 def convergence(report: Report, landscape: str):
@@ -380,7 +492,7 @@ def landscape_ecdf(report: Report, landscape: str):
     fig, axes = new(width=5.0, height=3.0)
     ax = axes[0, 0]
     for _, row in selected.iterrows():
-        runtimes = report.simulated_runtimes(row["cell_id"])
+        runtimes = report.simulated_runtimes(row["cell_id"], report.resolvable(landscape))
         ax.step(grid, metrics.runtime_ecdf(runtimes, grid), where="post", color=report.colors[row["entry"]],
                 linewidth=1.6)
     ax.set_xscale("log")
@@ -389,7 +501,8 @@ def landscape_ecdf(report: Report, landscape: str):
     ax.set_ylabel("share of targets reached")
     ax.set_ylim(0, 1.02)
     yield _landscape_figure(report, landscape, fig, selected["entry"], (
-        f"The share of the {len(report.targets)} targets × {ECDF_SAMPLES} simulated restarts solved "
+        f"The share of the {len(report.resolvable(landscape))} targets (of {len(report.targets)}; those "
+        f"below the float resolution at f* left out) × {ECDF_SAMPLES} simulated restarts solved "
         f"within x steps on this landscape. Beyond the budget (dashed) the curve counts success after "
         f"restarting; a curve that stays low never gets near f*."))
 
@@ -446,7 +559,7 @@ def ert_intervals(report: Report, landscape: str):
         xs, ys, lows, highs = [], [], [], []
         for value, label in targets:
             ert = float(row[f"ert_{label}"])
-            if math.isinf(ert):
+            if math.isinf(ert) or math.isnan(ert):  # never reached, or below resolution
                 continue
             low, high = report.ert_interval(row["cell_id"], label)
             xs.append(value)
@@ -516,23 +629,23 @@ def sensitivity(report: Report, landscape: str):
     name = column.removeprefix("p_opt_")
     scale = LossScale(report.f_star(landscape))
     fig, axes = new(1, 2, width=3.5, height=2.6, sharex=True)
-    target = report.target
+    target = report.ranked_at(landscape)["label"]
     for entry, rows in cells.groupby("entry", sort=False):
         x = pd.to_numeric(rows[column], errors="coerce")
         if x.isna().all():
             continue
-        # Other swept hyperparameters: keep the best row per value of this one.
-        rows = rows.assign(_x=x, _key=-rows[f"success_{target}"].astype(float),
-                           _ert=rows[f"ert_{target}"].astype(float),
-                           _median=finite_or_inf(rows["median_final_loss"].to_numpy()))
-        rows = rows.sort_values(["_key", "_ert", "_median"]).groupby("_x").head(1).sort_values("_x")
+        # Other swept hyperparameters: keep the best row per value of this one (the selection rule).
+        order = selection_order(rows[f"success_{target}"], rows[f"ert_{target}"], rows["median_final_loss"])
+        rows = rows.iloc[order].assign(_x=x.iloc[order],
+                                       _median=finite_or_inf(rows["median_final_loss"].to_numpy()[order]))
+        rows = rows.groupby("_x", sort=False).head(1).sort_values("_x")
         color = report.colors[entry]
         axes[0, 0].plot(rows["_x"], rows[f"success_{target}"], marker="o", markersize=3, color=color)
         axes[0, 1].plot(rows["_x"], scale(rows["_median"]), marker="o", markersize=3, color=color)
     for ax in axes[0]:
         ax.set_xscale("log")
         ax.set_xlabel(plain(name))
-    axes[0, 0].set_ylabel(f"success (Δf ≤ {target})")
+    axes[0, 0].set_ylabel(f"success (held Δf ≤ {target})")
     axes[0, 0].set_ylim(-0.03, 1.03)
     scale.axis(axes[0, 1])
     axes[0, 1].set_ylabel(f"median final {scale.label}")
