@@ -34,7 +34,7 @@ import jax
 import pandas as pd
 
 from suite import config as cfg
-from suite import runner
+from suite import environment, runner
 from suite.cli import default_config_text
 from suite.config import Cell
 from suite.registry import load_registry
@@ -85,8 +85,10 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="4096 restarts per cell")
     args = parser.parse_args()
     registry = load_registry()
+    cache_dir = environment.enable_compile_cache()  # as suite run: $SUITE_COMPILE_CACHE, else the default
     device = jax.devices()[0]
-    print(f"device: {device.platform} {device.device_kind} × {len(jax.devices())}; jax {jax.__version__}")
+    print(f"device: {device.platform} {device.device_kind} × {len(jax.devices())}; jax {jax.__version__}; "
+          f"compilation cache {cache_dir or 'off'}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, base in workloads(args.small, args.gpu).items():

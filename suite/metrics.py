@@ -24,16 +24,12 @@ TIE_LEVEL = 0.05
 RESOLUTION_ULPS = 4
 
 SELECTION_RULE = (
-    "each entry (an optimizer with its wrappers and the hyperparameter values the user set, which "
-    "are conditions and never tuned) enters at its best setting of its tuning grid per landscape: "
-    "highest success rate (restarts that reached the ranking target and still held it at the last "
-    "step), ties broken by lower ERT (COCO, from first hits), then lower median final loss. The "
-    "ranking target is the run's hardest target, unless no setting succeeds there or it is below "
-    "the float resolution at f*: then the landscape is reported unsolved (or below resolution) and "
-    "ranked at the hardest resolvable target some setting held on at least half of its restarts. "
-    "Entries are ordered by the same rule; an entry whose paired two-sided sign test against the "
-    f"entry above it (restart i of both starts from the same point) gives p ≥ {TIE_LEVEL:g} shares "
-    "its rank"
+    "each entry (an optimizer with its wrappers and the values you set, never tuned) enters at its "
+    "best tuned setting per landscape: highest success (reached the ranking target and held it at "
+    "the last step), then lower ERT, then lower median final loss; the ranking target is the "
+    "hardest one, or, where no one held it or it is below float resolution, the hardest target some "
+    "setting held on half its restarts. Neighbours share a rank where a paired sign test over "
+    f"restarts gives p ≥ {TIE_LEVEL:g}"
 )
 
 HIT_PREFIX = "step_to_target_"
