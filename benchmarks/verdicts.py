@@ -89,9 +89,11 @@ def main() -> None:
     device = jax.devices()[0]
     print(f"device: {device.platform} {device.device_kind} × {len(jax.devices())}; jax {jax.__version__}; "
           f"compilation cache {cache_dir or 'off'}")
-    rows = []
+    print(f"run seconds, median of {args.rounds} rounds (compile excluded; compile s from the untimed pass, "
+          f"0 where the program was already compiled: both float32 modes run one executable)")
     with tempfile.TemporaryDirectory() as tmp:
         for name, base in workloads(args.small, args.gpu).items():
+            rows = []
             cache = runner.ProgramCache()  # programs compile in the untimed first pass, then are reused
             configs = {mode: dataclasses.replace(base, precision=p, stop_at_target=s)
                        for mode, (p, s) in MODES.items()}
@@ -103,16 +105,13 @@ def main() -> None:
                     timed[mode].append(run_once(config, registry, cache, Path(tmp) / f"{name}-{mode}-{r}"))
             base_run = statistics.median(t["run s"] for t in timed[next(iter(MODES))])
             for mode, results in timed.items():
-                run_s = statistics.median(t["run s"] for t in results)
+                run_s = [t["run s"] for t in results]
                 rows.append({"workload": name, "cells": results[0]["cells"], "mode": mode,
-                             "run s": run_s, "spread s": max(t["run s"] for t in results) - min(
-                                 t["run s"] for t in results),
-                             "× fixed-target": run_s / base_run, "compile s": compile_s[mode],
-                             "failed": results[0]["failed"]})
-    table = pd.DataFrame(rows)
-    print(f"run seconds, median of {args.rounds} rounds (compile excluded; compile s from the untimed pass)")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-
+                             "run s": statistics.median(run_s), "spread s": max(run_s) - min(run_s),
+                             "× fixed-target": statistics.median(run_s) / base_run,
+                             "compile s": compile_s[mode], "failed": results[0]["failed"]})
+            # Each workload's table as soon as it is done: a time-limited run still reports.
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"), flush=True)
 
 if __name__ == "__main__":
     main()

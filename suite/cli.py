@@ -151,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"suite: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the run loop: no traceback
+        print("suite: interrupted (finished cells are kept; continue a run with --resume RUN_DIR)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 # --- suite list -------------------------------------------------------------------
@@ -484,7 +488,7 @@ def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
 
     import pandas as pd
 
-    from suite.metrics import SELECTION_RULE, TIE_LEVEL, leaderboard, target_label
+    from suite.metrics import SELECTION_RULE, TIE_LEVEL, leaderboard, p_text, target_label
 
     cells, restarts = tables["cells"], tables["restarts"]
     if cells.empty or not (cells["status"] == "ok").any():
@@ -496,6 +500,9 @@ def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
     console = Console()
     if not console.is_terminal:  # a file or a pipe has no width: keep the table whole
         console = Console(width=160)
+    mode = ("fixed-target mode: a restart stops at the last target; final loss is the loss there"
+            if config.stop_at_target else "final loss is f(x_T), every restart runs every step")
+    console.print(f"[bold]Conditions[/bold]: {mode}; {config.precision}; tuning {config.tuning}", highlight=False)
     console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ the target, reached and still "
                   f"held at the last step; {SELECTION_RULE}. Every setting is kept in cells.parquet.",
                   highlight=False)
@@ -507,7 +514,7 @@ def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
                       f"instance's proven minimum: Δf can go below 0)")
         table = Table(title=title, title_justify="left", title_style="bold",
                       box=box.SIMPLE_HEAD, pad_edge=False)
-        for column in ("#", "optimizer", "setting", f"success ≤{label}", "relapsed", "ERT", "p vs above",
+        for column in ("#", "optimizer", "setting", f"success ≤{label}", "relapsed", "ERT", "p vs lead",
                        "tried", "median f", "best f", "div.", "µs/step"):
             # Names are never cut: a narrow terminal folds the other columns instead.
             is_entry = column == "optimizer"
@@ -523,7 +530,7 @@ def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
                 "below resolution" if below else f"{row[f'success_{label}']:.0%}",
                 f"{row['relapse_rate']:.0%}",
                 "–" if below else "∞" if math.isinf(ert_value) else f"{ert_value:.0f}",
-                "" if math.isnan(p_value) else f"{p_value:.2g}",
+                p_text(p_value),
                 str(int(row["settings_tried"])),
                 f"{row['median_final_loss']:.2g}", f"{row['best_loss']:.2g}",
                 f"{row['divergence_rate']:.0%}", f"{row['seconds_per_step'] * 1e6:.1f}",
@@ -533,12 +540,17 @@ def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
             console.print(f"  below resolution: Δf ≤ {hardest} is finer than float rounding at f* "
                           f"(≈ {rows['resolution'].iloc[0]:.2g}); ranked at Δf ≤ {label}", highlight=False)
         elif bool(rows["unsolved"].iloc[0]):
-            console.print(f"  unsolved at {hardest}: no setting held it; ranked at Δf ≤ {label}", highlight=False)
+            why = ("" if bool(rows["held_half"].iloc[0]) else
+                   " (no setting held any target on half its restarts: mostly a final-loss comparison)")
+            console.print(f"  unsolved at {hardest}: no setting held it; ranked at Δf ≤ {label}{why}",
+                          highlight=False)
         warning = next((str(w) for w in rows.get("warning", pd.Series(dtype=str)).fillna("") if w), "")
         if warning:
             console.print(f"  [bold red]warning:[/bold red] {warning}", highlight=False)
-    console.print(f"equal # means tied: the paired sign test against the entry above gave p ≥ {TIE_LEVEL:g}; "
-                  "tried = settings of the entry on the landscape (its tuning budget)", highlight=False)
+    console.print(f"equal # means tied: p vs lead is the paired sign test against the first entry of the tie "
+                  f"group above (or its own), p ≥ {TIE_LEVEL:g} joins it; relapsed = share that reached a target "
+                  f"and ended above it; ERT counts first hits; tried = settings of the entry on the landscape "
+                  f"(its tuning budget)", highlight=False)
     if board["at_edge"].astype(bool).any():
         console.print("* the best value is at the edge of the sweep: the optimum may lie outside it",
                       highlight=False)

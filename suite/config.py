@@ -434,7 +434,8 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeCell],
                        for i in range(config.instances)]
     optimizers = []
     budget = budget_of(config.tuning)
-    for comp in config.optimizers:
+    made: dict[str, int] = {}  # entry -> the user's optimizer entry (position) that made it
+    for position, comp in enumerate(config.optimizers):
         spec = registry.optimizer(comp.name)
         owner = f"optimizer {comp.name!r}"
         chains = _wrapper_chains([*comp.wrappers, *config.wrappers], registry, comp.name)
@@ -452,9 +453,16 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeCell],
         tuned = {k: tuple(v) for k, v in spec.sweep.items() if k not in comp.values} | own_grid
         # A budget samples the range of every grid, declared or the user's own.
         grids = budget_points(spec.params, tuned, budget) if budget else [tuned]
-        for grid in grids:
-            for values in expand(spec.params, comp.values, owner, grid):
-                optimizers += [OptimizerSetting(spec, values, chain, fixed) for chain in chains]
+        mine = [OptimizerSetting(spec, values, chain, fixed)
+                for grid in grids for values in expand(spec.params, comp.values, owner, grid) for chain in chains]
+        if comp.conditions is None:  # written by the user (a resolved config.toml lists every setting apart)
+            for entry in dict.fromkeys(o.entry for o in mine):
+                if made.setdefault(entry, position) != position:
+                    raise UsageError(
+                        f"optimizers {made[entry] + 1} and {position + 1} both make the entry {entry!r}; an "
+                        f"entry is tuned once: set them apart with a value or a wrapper, or give one grid "
+                        f"({SWEEP_KEY}.NAME=...)")
+        optimizers += mine
     return _unique(landscapes), _unique(optimizers)
 
 

@@ -28,8 +28,8 @@ SELECTION_RULE = (
     "best tuned setting per landscape: highest success (reached the ranking target and held it at "
     "the last step), then lower ERT, then lower median final loss; the ranking target is the "
     "hardest one, or, where no one held it or it is below float resolution, the hardest target some "
-    "setting held on half its restarts. Neighbours share a rank where a paired sign test over "
-    f"restarts gives p ≥ {TIE_LEVEL:g}"
+    "setting held on half its restarts. An entry shares the rank of the first entry of the group "
+    f"above it where a paired sign test over restarts gives p ≥ {TIE_LEVEL:g}"
 )
 
 HIT_PREFIX = "step_to_target_"
@@ -285,6 +285,16 @@ def sign_test(wins, losses):
     return float(p) if p.ndim == 0 else p
 
 
+def p_text(value) -> str:
+    """A sign-test p-value as the tables print it: '' for the first entry, '< 1e-300' at float's end."""
+    value = float(value)
+    if math.isnan(value):
+        return ""
+    if value < 1e-300:  # 2 · 0.5^n underflows for n ≳ 1000 paired restarts: never print "0"
+        return "< 1e-300"
+    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+
+
 def paired_outcomes(held_a, hit_a, final_a, held_b, hit_b, final_b) -> np.ndarray:
     """Per restart: +1 where a beats b, −1 where b beats a, 0 where they are equal.
 
@@ -326,6 +336,7 @@ class Instance:
     target: int
     unsolved: bool
     below_resolution: bool
+    held_half: bool  # some cell held the ranking target on half its restarts (false: none held any so well)
     hit: np.ndarray
     held: np.ndarray
     steps: np.ndarray
@@ -397,7 +408,9 @@ def instances(cells: pd.DataFrame, restarts: pd.DataFrame) -> list[Instance]:
             landscape=landscape, cell_ids=ids,
             entry_of=np.searchsorted(entries, group["entry"].to_numpy()), entries=entries,
             labels=labels, targets=values, resolution=res, success=success, target=j,
-            unsolved=unsolved, below_resolution=below, hit=hits[:, :, j], held=held[:, :, j],
+            unsolved=unsolved, below_resolution=below,
+            held_half=not (unsolved or below) or bool(np.nan_to_num(success[:, j]).max(initial=0.0) >= 0.5),
+            hit=hits[:, :, j], held=held[:, :, j],
             steps=steps_all[take], final=final_all[take]))
     return found
 
@@ -417,7 +430,8 @@ def rank_entries(instance: Instance, draws: np.ndarray | None = None, level: flo
 
     Returns:
       ``{"cell": [B, entries] selected cell index, "rank": [B, entries] (float),
-      "p_value": [B, entries] (NaN for the first), "order": [B, entries]
+      "p_value": [B, entries] against the first entry of the tie group above or its own
+      (NaN for the first), "order": [B, entries]
       entry indices best first, "success", "ert", "median": [cells, B]}``.
     """
     n = instance.hit.shape[1]
@@ -438,11 +452,19 @@ def rank_entries(instance: Instance, draws: np.ndarray | None = None, level: flo
     ordered = chosen[cols, order]  # [B, entries] cells, best first
     rows = np.arange(replicates)[:, None]
     h, s, f = hit[ordered, rows], held[ordered, rows], final[ordered, rows]  # [B, entries, n]
-    outcome = paired_outcomes(s[:, :-1], h[:, :-1], f[:, :-1], s[:, 1:], h[:, 1:], f[:, 1:])
-    p = sign_test((outcome > 0).sum(-1), (outcome < 0).sum(-1))  # [B, entries - 1]
+    # Tie groups do not chain: each entry is tested against the first entry of
+    # the group above it; p ≥ level joins that group, else it starts its own.
+    # (Neighbour-only tests would tie A ~ B ~ C while A beats C on every restart.)
+    leader = np.zeros(replicates, dtype=np.int64)  # position of the current group's first entry
     place = np.ones((replicates, entries))
+    p = np.full((replicates, max(entries - 1, 0)), np.nan)
+    b = np.arange(replicates)
     for k in range(1, entries):
-        place[:, k] = np.where(p[:, k - 1] >= level, place[:, k - 1], k + 1)
+        outcome = paired_outcomes(s[b, leader], h[b, leader], f[b, leader], s[:, k], h[:, k], f[:, k])
+        p[:, k - 1] = sign_test((outcome > 0).sum(-1), (outcome < 0).sum(-1))
+        tied = p[:, k - 1] >= level
+        place[:, k] = np.where(tied, place[b, leader], k + 1)
+        leader = np.where(tied, leader, k)
     rank = np.empty_like(place)
     np.put_along_axis(rank, order, place, axis=1)
     p_value = np.full((replicates, entries), np.nan)
@@ -470,14 +492,17 @@ def leaderboard(cells: pd.DataFrame, restarts: pd.DataFrame, *, level: float = T
       (its ``success_*``, ``reached_*``, ``ert_*`` and ``relapse_rate`` as
       :func:`cell_scores` computes them from the restarts), and ``rank``
       (competition ranking, ties equal), ``p_value`` (the paired sign test
-      against the entry above; NaN for the first), ``rank_target`` (the
-      label ranked at), ``unsolved``, ``below_resolution``, ``resolution``,
+      against the first entry of the tie group above, or of its own when
+      tied; NaN for the first), ``rank_target`` (the
+      label ranked at), ``unsolved``, ``below_resolution``, ``held_half``
+      (false where no setting held even the easiest target on half its
+      restarts: the ranking then falls mostly to final loss), ``resolution``,
       ``settings_tried`` (cells of the entry on the landscape, any status) and
       ``at_edge`` (swept hyperparameters whose chosen value is the smallest or
       largest tried, where the optimum may lie outside).
     """
     columns = ["landscape_label", "entry", "rank", "p_value", "rank_target", "unsolved",
-               "below_resolution", "resolution", "settings_tried", "cell_id", "at_edge"]
+               "below_resolution", "held_half", "resolution", "settings_tried", "cell_id", "at_edge"]
     found = instances(cells, restarts)
     if not found:
         return pd.DataFrame(columns=columns)
@@ -500,6 +525,7 @@ def leaderboard(cells: pd.DataFrame, restarts: pd.DataFrame, *, level: float = T
         extra["rank_target"] = inst.label
         extra["unsolved"] = inst.unsolved
         extra["below_resolution"] = inst.below_resolution
+        extra["held_half"] = inst.held_half
         extra["resolution"] = inst.resolution
         extra["settings_tried"] = [int(tried.get((inst.landscape, e), 0)) for e in rows["entry"]]
         extra["at_edge"] = [_at_edge(ok[ok["entry"] == row["entry"]], row) for _, row in rows.iterrows()]

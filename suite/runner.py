@@ -538,8 +538,12 @@ def identity_columns(cell: Cell) -> dict:
     return columns
 
 
-def restart_table(cell: Cell, summary: dict, config: RunConfig) -> pd.DataFrame:
-    """One row per restart of one setting (``summary`` fields are [restarts, ...])."""
+def restart_table(cell: Cell, summary: dict, config: RunConfig, resolution: float = 0.0) -> pd.DataFrame:
+    """One row per restart of one setting (``summary`` fields are [restarts, ...]).
+
+    ``resolution`` is the Δf below which float rounding decides (see
+    :func:`suite.metrics.resolution`): losing such a target is rounding, not a relapse.
+    """
     n = summary["loss"].shape[0]
     table = pd.DataFrame({k: [v] * n for k, v in identity_columns(cell).items()})
     table["restart"] = np.arange(n, dtype=np.int64)
@@ -551,7 +555,8 @@ def restart_table(cell: Cell, summary: dict, config: RunConfig) -> pd.DataFrame:
     # f(x_T) still meets the first `targets_held` targets; a restart that met
     # more of them on the way (or diverged after meeting one) has relapsed.
     table["targets_held"] = summary["held"].astype(np.int64)
-    table["relapsed"] = summary["held"] < summary["reached"]
+    resolvable = sum(t >= resolution for t in config.targets)  # targets are descending: a prefix
+    table["relapsed"] = summary["held"] < np.minimum(summary["reached"], resolvable)
     for j, target in enumerate(config.targets):
         table[f"step_to_target_{target_label(target)}"] = _nullable_steps(summary["hit"][:, j])
     return table
@@ -801,7 +806,9 @@ def _execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, progress: Pr
         for h, cell in enumerate(group):
             summary = {k: v[h] for k, v in result.summary.items()}
             diag = result.diagnostics[h] if result.diagnostics else {}
-            restarts = restart_table(cell, summary, config)
+            known = instance.f_opt is not None
+            restarts = restart_table(cell, summary, config, metrics.resolution(
+                float(instance.f_opt) if known else None, config.precision))
             for name, column in diagnostic_restart_columns(diag, len(restarts)).items():
                 restarts[name] = column
             row = cell_row(cell, order[cell.id], config, status="ok", restarts=restarts,

@@ -162,6 +162,15 @@ def test_an_unsolved_landscape_is_ranked_at_the_hardest_target_held_by_half():
     assert board.loc["A", "settings_tried"] == 2 and board.loc["B", "settings_tried"] == 1
 
 
+def test_a_landscape_where_nothing_is_held_by_half_says_so_and_ranks_at_the_easiest_target():
+    # Every restart ends above every target (an unstable optimizer): no target is held at all.
+    spec = {"a": ("A", [_held(0, final=5.0)] * 4), "b": ("B", [_held(0, final=7.0)] * 4)}
+    cells, restarts = _tables(spec, LABELS4)
+    board = metrics.leaderboard(cells, restarts)
+    assert board["unsolved"].all() and not board["held_half"].any()
+    assert set(board["rank_target"]) == {LABELS4[0]}  # the easiest target
+
+
 def test_a_hardest_target_below_resolution_is_never_ranked_at():
     # f* = −0.25 in float32: Δf below 4 spacings (≈ 1.2e-7) is rounding. Everyone "reached"
     # 1e-8, yet the landscape is ranked at 0.01, the hardest target above the resolution.
@@ -188,6 +197,19 @@ def test_three_entries_with_identical_restarts_share_first_place():
     wins = ranking.win_rates(board)
     assert wins.loc["A", "B"] == wins.loc["B", "C"] == wins.loc["C", "A"] == 0.5
     assert ranking.overall_ranking(board)["rank"].tolist() == [1, 1, 1]
+
+
+def test_ties_do_not_chain_an_entry_to_one_its_group_leader_beats_on_every_restart():
+    # 16 paired restarts. A holds all; B loses 4 of them (A vs B: 4–0, p = 2/16 = 0.125: tied);
+    # C loses 8 (A vs C: 8–0, p = 2/256 ≈ 0.0078) though B vs C alone is 4–0 (p = 0.125).
+    a = [_held(4, hit=5)] * 16
+    b = [_held(4, hit=5)] * 12 + [_held(1, final=0.3)] * 4
+    c = [_held(4, hit=5)] * 8 + [_held(1, final=0.3)] * 8
+    cells, restarts = _tables({"a": ("A", a), "b": ("B", b), "c": ("C", c)}, LABELS4)
+    board = metrics.leaderboard(cells, restarts).set_index("entry")
+    assert board["rank"].to_dict() == {"A": 1, "B": 1, "C": 3}
+    assert board.loc["B", "p_value"] == pytest.approx(2 / 16, rel=1e-12)  # against A, its group's first
+    assert board.loc["C", "p_value"] == pytest.approx(2 / 256, rel=1e-12)  # against A as well
 
 
 def test_a_clear_winner_on_thirty_paired_restarts_ranks_alone():
@@ -309,7 +331,7 @@ def test_the_report_says_tied_unsolved_below_resolution_and_f_star_violated(tmp_
 
     blocks = list(landscape_table(report, "T"))
     table = [b for b in blocks if isinstance(b, Table)][0].frame
-    assert table["#"].tolist() == [1, 1] and table["p vs above"].tolist() == ["", "1"]
+    assert table["#"].tolist() == [1, 1] and table["p vs lead"].tolist() == ["", "1"]
     assert table["settings tried"].tolist() == [1, 1] and "relapsed" in table
     blocks = list(landscape_table(report, "R"))
     notes = [b.text for b in blocks if isinstance(b, Note) and b.kind == "warning"]

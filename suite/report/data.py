@@ -263,7 +263,8 @@ class Report:
         first = self.board.drop_duplicates("landscape_label")
         return {row["landscape_label"]: {
             "label": str(row["rank_target"]), "unsolved": bool(row["unsolved"]),
-            "below_resolution": bool(row["below_resolution"]), "resolution": float(row["resolution"])}
+            "below_resolution": bool(row["below_resolution"]), "resolution": float(row["resolution"]),
+            "held_half": bool(row["held_half"])}
             for _, row in first.iterrows()}
 
     def ranked_at(self, landscape: str) -> dict:
@@ -279,9 +280,12 @@ class Report:
                     f"rounding at f* decides below Δf ≈ {at['resolution']:.2g}); ranked at "
                     f"Δf ≤ {at['label']} instead.")
         if at["unsolved"]:
+            where = (f"the hardest target some setting held on at least half of its restarts"
+                     if at.get("held_half", True) else
+                     "the easiest target, since no setting held any target on half of its restarts: "
+                     "the comparison there falls mostly to the final loss")
             return (f"{landscape}: unsolved at {self.target} (no setting of any entry held Δf ≤ "
-                    f"{self.target} at the end of a restart); ranked at Δf ≤ {at['label']}, the hardest "
-                    f"target some setting held on at least half of its restarts.")
+                    f"{self.target} at the end of a restart); ranked at Δf ≤ {at['label']}, {where}.")
         return ""
 
     def resolvable(self, landscape: str) -> list[str]:

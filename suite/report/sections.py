@@ -36,14 +36,7 @@ def _pct(value: float) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0%}"
 
 
-def _p_text(value) -> str:
-    """A sign-test p-value: '' for the first entry, at most two digits, '< 1e-300' at float's end."""
-    value = float(value)
-    if math.isnan(value):
-        return ""
-    if value < 1e-300:
-        return "< 1e-300"
-    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
+_p_text = metrics.p_text
 
 
 def _share(report: Report, landscape: str, label: str, value) -> str:
@@ -404,7 +397,7 @@ def landscape_table(report: Report, landscape: str):
         best = metrics.quantiles(scale.values(restarts["best_loss"].to_numpy()), [0.5])
         rows.append({
             "#": int(row["rank"]), "entry": row["entry"], "setting": report.setting_text(row),
-            "p vs above": _p_text(row["p_value"]),
+            "p vs lead": _p_text(row["p_value"]),
             "success (held)": _share(report, landscape, label, row[f"success_{label}"]),
             "reached": _share(report, landscape, label, row.get(f"reached_{label}", np.nan)),
             "relapsed": _pct(float(row.get("relapse_rate", np.nan))),
@@ -430,9 +423,10 @@ def landscape_table(report: Report, landscape: str):
         yield Table(pd.DataFrame(rows).fillna(""), caption=(
             f"Ranked at Δf ≤ {label}. Success: share of restarts that reached Δf ≤ {label} and still held "
             f"it at their last step; reached: share that reached it at some step (COCO's anytime count); "
-            f"relapsed: share that reached some target and lost it. Equal # means tied: 'p vs above' is "
-            f"the paired two-sided sign test against the entry above (restart i of both starts from the "
-            f"same point), p ≥ {TIE_LEVEL:g} shares its rank. Settings tried: the entry's cells on this "
+            f"relapsed: share that reached some target and lost it. Equal # means tied: 'p vs lead' is "
+            f"the paired two-sided sign test (restart i of both starts from the same point) against the "
+            f"first entry of the tie group above, or of its own: p ≥ {TIE_LEVEL:g} joins that group, so "
+            f"every tied entry is indistinguishable from its group's first. Settings tried: the entry's cells on this "
             f"landscape, failed ones included (its tuning budget). ERT: expected steps to first reach "
             f"the target, counting restarts (COCO), with a 95% bootstrap interval from simulated restarts; "
             f"time to target is ERT × seconds per step. Final and best {scale.label} are as measured "
