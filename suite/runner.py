@@ -4,7 +4,8 @@ Cells that share a landscape instance and an optimizer's static configuration
 (for example every learning rate of a sweep) run as one program; its float
 hyperparameters are a leading array axis. Restarts are split into batches that
 fit the device memory, and steps into chunks so that progress moves and a
-batch stops as soon as every restart in it has finished.
+batch stops as soon as every restart in it is frozen (diverged, or, in
+fixed-target mode, at its last target).
 
 Randomness. Every draw derives from the run seed by ``fold_in``: landscape
 instance j from (seed, stream 0, setting, j), the start of restart i from
@@ -33,7 +34,7 @@ import pandas as pd
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from suite import diagnostics, program
+from suite import diagnostics, metrics, program
 from suite.config import (
     Cell,
     LandscapeCell,
@@ -43,7 +44,6 @@ from suite.config import (
     target_label,
 )
 from suite.errors import one_line
-from suite import metrics
 from suite.metrics import finite_or_inf
 from suite.results import RunDir
 from suite.specs import Landscape
