@@ -538,7 +538,8 @@ def _print_leaderboard(tables: dict, config, cache_dir=None) -> None:
         console.print(table, highlight=False)
         if bool(rows["below_resolution"].iloc[0]):
             console.print(f"  below resolution: Δf ≤ {hardest} is finer than float rounding at f* "
-                          f"(≈ {rows['resolution'].iloc[0]:.2g}); ranked at Δf ≤ {label}", highlight=False)
+                          f"(≈ {rows['resolution'].iloc[0]:.2g}); ranked at Δf ≤ {label}. To score it, run with "
+                          f"--precision float64 or write the landscape relative to f*", highlight=False)
         elif bool(rows["unsolved"].iloc[0]):
             why = ("" if bool(rows["held_half"].iloc[0]) else
                    " (no setting held any target on half its restarts: mostly a final-loss comparison)")

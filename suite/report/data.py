@@ -278,7 +278,8 @@ class Report:
         if at["below_resolution"]:
             return (f"{landscape}: the hardest target Δf ≤ {self.target} is below resolution (float "
                     f"rounding at f* decides below Δf ≈ {at['resolution']:.2g}); ranked at "
-                    f"Δf ≤ {at['label']} instead.")
+                    f"Δf ≤ {at['label']} instead. To score it, run with --precision float64 (precision = "
+                    f"\"float64\") or write the landscape relative to its minimum (loss f − f*, f* = 0).")
         if at["unsolved"]:
             where = (f"the hardest target some setting held on at least half of its restarts"
                      if at.get("held_half", True) else
