@@ -52,12 +52,6 @@ def _hits(hit_steps) -> np.ndarray:
         return np.where(hits >= 0, hits, np.nan)
 
 
-def success_rate(hit_steps) -> float:
-    """Fraction of restarts whose step column is set (reached the target at some step)."""
-    hits = _hits(hit_steps)
-    return float(np.mean(~np.isnan(hits))) if hits.size else float("nan")
-
-
 def used_steps(hits: np.ndarray, steps) -> np.ndarray:
     """Steps each restart spent on each target: its hit step, or all it ran without a hit.
 
@@ -92,11 +86,6 @@ def ert(hit_steps, steps, axis: int = 0):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(successes > 0, total / np.maximum(successes, 1), np.inf)
     return float(out) if np.ndim(out) == 0 else out
-
-
-def ert_all(hits: np.ndarray, steps) -> np.ndarray:
-    """:func:`ert` of every target at once: ``hits`` [restarts, targets] → [targets]."""
-    return ert(hits, steps, axis=0)
 
 
 def finite_or_inf(values) -> np.ndarray:

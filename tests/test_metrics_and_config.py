@@ -10,7 +10,7 @@ import pytest
 
 from suite import config as cfg
 from suite.errors import UsageError
-from suite.metrics import ert, leaderboard, selection_order, success_rate
+from suite.metrics import ert, leaderboard, selection_order
 from conftest import hand_tables
 
 
@@ -20,7 +20,6 @@ def test_ert_follows_coco():
     hits = np.array([10, -1, 30, -1])
     steps = np.array([10, 100, 30, 40])
     assert ert(hits, steps) == 90.0
-    assert success_rate(hits) == 0.5
     assert math.isinf(ert(np.array([-1, -1]), np.array([5, 5])))
     assert ert(pd.array([0, pd.NA], dtype="Int64"), np.array([0, 7])) == 7.0
 
