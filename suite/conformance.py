@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from suite import metrics
 from suite.errors import one_line
 from suite.specs import F_OPT_KINDS, KNOWN_TAGS, Landscape, LandscapeSpec, OptimizerSpec, WrapperSpec
 
@@ -29,7 +30,7 @@ N_BOUND = 64  # points at which f* ≤ f is checked
 # fine as the runner's resolution, which marks targets finer than 4 ulps of
 # |f*| as below resolution, so a declared f* that passes decides every target
 # the runner counts.
-ULPS = 4
+ULPS = metrics.RESOLUTION_ULPS  # the runner's "below resolution" cut-off, so check and run agree
 PROBE_SCALES = (1e-3, 1e-2, 1e-1)  # perturbations of x* and gradient step lengths
 N_PROBES = 8  # random perturbations of x* per scale
 PROBE_STEPS = 10  # normalized gradient-descent steps from x* per step length
@@ -90,11 +91,11 @@ def _all_finite(tree) -> bool:
     return all(bool(np.all(np.isfinite(np.asarray(x)))) for x in jax.tree.leaves(tree))
 
 
-def resolution(*values, dtype, ulps: int = ULPS) -> float:
-    """``ulps`` units in the last place of ``dtype`` at max(|values|, tiny): what a loss can resolve."""
+def resolution(*values, dtype) -> float:
+    """What a loss of ``dtype`` can resolve at max(|values|): :func:`suite.metrics.resolution` there."""
     dtype = np.dtype(dtype) if np.issubdtype(np.dtype(dtype), np.floating) else np.dtype(np.float32)
-    scale = max([abs(float(v)) for v in values] + [float(np.finfo(dtype).tiny)])
-    return ulps * float(np.spacing(dtype.type(min(scale, float(np.finfo(dtype).max)))))
+    scale = max((abs(float(v)) for v in values if np.isfinite(float(v))), default=0.0)
+    return metrics.resolution(scale, dtype.name)
 
 
 # --- landscapes ----------------------------------------------------------------------
