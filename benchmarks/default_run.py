@@ -38,7 +38,7 @@ def run(out: Path, cache: Path, extra: list[str]) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"suite run failed: {process.stderr.read().decode()[-2000:]}")
     cells = pd.read_parquet(out / "cells.parquet")
-    programs = cells[cells["status"] == "ok"].drop_duplicates("program")
+    programs = cells[cells["status"] == "ok"].drop_duplicates("group")
     return {"wall s": wall, "compile s": programs["compile_seconds"].sum(),
             "run s": programs["run_seconds"].sum(), "peak RSS GiB": usage.ru_maxrss / 2**20,
             "cells": len(cells)}

@@ -29,20 +29,14 @@ import tempfile
 
 import pandas as pd
 
+import suite
 from suite import config as cfg
-from suite import runner
-from suite.config import Cell
-from suite.registry import load_registry
-from suite.results import RunDir
 
 
-def run_once(config: cfg.RunConfig, landscapes, optimizers) -> dict:
+def run_once(config: cfg.RunConfig) -> dict:
+    # A run of its own (its programs compile afresh); JAX's persistent cache off, so compile s is a compile.
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = RunDir(tmp)
-        run_dir.create(cfg.to_toml(config))
-        runner.execute(config, [Cell(a, o) for a in landscapes for o in optimizers], run_dir,
-                       cache=runner.ProgramCache())
-        cells = run_dir.gather()["cells"]
+        cells = suite.run(config, out=tmp, progress=False, compile_cache="off").cells
     row = cells.iloc[0]
     return {"train": float(row["run_seconds"]), "compile": float(row["compile_seconds"]),
             "extra": float(row.get("diagnostics_seconds", 0.0) or 0.0), "steps": int(row["steps_run"])}
@@ -59,14 +53,12 @@ def main() -> None:
         landscapes=[cfg.Component("deep_net", {"depth": [8], "width": [64], "samples": [256]})],
         optimizers=[cfg.Component("adam", {"learning_rate": [1e-3]})],
         restarts=args.restarts, steps=args.steps, targets=(1e-12,))
-    landscapes, optimizers = cfg.resolve(base, load_registry())
-    plain = cfg.resolved_config(base, landscapes, optimizers)
-    modes = {"off": plain,
-             "on": dataclasses.replace(plain, diagnostics=list(cfg.DIAGNOSTICS), diagnose_restarts=64)}
+    modes = {"off": base,
+             "on": dataclasses.replace(base, diagnostics=list(cfg.DIAGNOSTICS), diagnose_restarts=64)}
     found = {mode: [] for mode in modes}
     for _ in range(args.rounds):
         for mode, config in modes.items():
-            found[mode].append(run_once(config, landscapes, optimizers))
+            found[mode].append(run_once(config))
     med = {mode: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for mode, rows in found.items()}
     off, on = med["off"], med["on"]
     per_step = off["train"] / max(off["steps"], 1)

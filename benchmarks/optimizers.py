@@ -1,7 +1,7 @@
 """What each optimizer and wrapper costs per step, relative to plain gradient descent.
 
 Every optimizer runs through ``suite.runner.run_group`` (as ``suite run`` uses
-it) on the same Rastrigin instance, restarts and steps, in one process; the
+it, one compiled program timed again and again) on the same Rastrigin instance, restarts and steps, in one process; the
 table gives seconds per step (compile excluded, median of ``--repeats``
 interleaved rounds) and the ratio to ``sgd`` measured in the same run. A
 second table gives each wrapper's cost over the optimizer it wraps (``adam``),
@@ -24,8 +24,8 @@ import statistics
 
 import jax
 
+from suite import compiler, plan, runner, streams
 from suite import config as cfg
-from suite import runner
 from suite.registry import load_registry
 
 WRAPPED = ("adam", "adam+noise:eta=0.01", "adam+stale:tau=1", "adam+stale:tau=8", "adam+stale:tau=32",
@@ -44,12 +44,11 @@ def program(registry, cache, landscape: str, optimizer: str, restarts: int, step
     config = cfg.RunConfig(landscapes=[cfg.Component(*cfg.parse_component(landscape, "landscape"))],
                            optimizers=[component], restarts=restarts, steps=steps,
                            targets=(1e-30,))  # never reached: every run does all its steps
-    landscapes, settings = cfg.resolve(config, registry)
-    instance = runner.build_instance(landscapes[0], 0)
-    streams = runner.streams(0, landscapes[0])
+    landscapes, settings = plan.resolve(config, registry)
+    draw = streams.draw(landscapes[0], config.seed)
 
     def run():
-        result = runner.run_group(instance, settings, config, streams, cache=cache)
+        result = runner.run_group(draw, settings, config, cache=cache)
         assert result.steps_run == steps, "a batch stopped early: the timing would not be per step"
         return result.run_seconds / (steps + 1), float((result.summary["diverged"] >= 0).mean())
 
@@ -85,7 +84,7 @@ def main():
     restarts, steps, dim = (16384, 500, 1000) if args.large else (1024, 400, 100)
     dims = (10, 100, 1000) if args.large else (10, 50, 100)
     registry = load_registry()
-    cache = runner.ProgramCache()
+    cache = compiler.ProgramCache()
     device = jax.devices()[0]
     print(f"device: {device.platform} {device.device_kind}; jax {jax.__version__}; "
           f"{restarts} restarts, {steps} steps, median of {args.repeats}")

@@ -39,8 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from suite import compiler, plan, runner, streams
 from suite import config as cfg
-from suite import runner
 from suite.registry import load_registry
 # The bare program and the Python loop are throughput.py's (this folder is on sys.path).
 from throughput import bare_program as jax_bare
@@ -100,14 +100,13 @@ def suite_group(landscape: cfg.Component, restarts: int, steps: int, registry, p
     config = cfg.RunConfig(landscapes=[landscape],
                            optimizers=[cfg.Component("adam", {"learning_rate": [LEARNING_RATE]})],
                            restarts=restarts, steps=steps, targets=(1e-30,), matmul_precision=precision)
-    landscapes, optimizers = cfg.resolve(config, registry)
-    cell = landscapes[0]
-    instance = runner.build_instance(cell, 0)
-    streams = runner.streams(0, cell)
-    cache = runner.ProgramCache(runner.local_mesh())
+    # One compiled program timed again and again: run_group on one draw, with the cache kept.
+    landscapes, optimizers = plan.resolve(config, registry)
+    draw = streams.draw(landscapes[0], config.seed)
+    cache = compiler.ProgramCache(compiler.local_mesh())
 
     def run():
-        result = runner.run_group(instance, optimizers, config, streams, cache=cache)
+        result = runner.run_group(draw, optimizers, config, cache=cache)
         if losses is not None:
             losses.append(float(np.median(result.summary["loss"])))
         return result.run_seconds

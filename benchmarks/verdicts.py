@@ -4,9 +4,10 @@ Since issue 13 every restart runs every step by default, so that the final loss
 is f(x_T) and a restart that leaves its target is seen to (*relapsed*); the
 old behaviour, where a restart stops at the last target, is the explicit
 fixed-target mode (``stop_at_target``). And a run can compute in float64. This
-script runs the same workloads in the three modes, in one process, and prints
-run seconds (compile excluded: each mode runs once untimed first) as ratios to
-fixed-target float32, the old default:
+script runs the same workloads in the three modes with ``suite.run``, in one
+process, and prints run seconds (compile excluded: the runner times them apart,
+and each mode runs once untimed first) as ratios to fixed-target float32, the
+old default:
 
 * the built-in default benchmark (``suite/configs/default.toml``);
 * a 200-cell run: 5 bowls of growing condition number × 40 optimizer settings.
@@ -33,12 +34,12 @@ from pathlib import Path
 import jax
 import pandas as pd
 
+import suite
+import suite.api
 from suite import config as cfg
-from suite import environment, runner
-from suite.cli import default_config_text
-from suite.config import Cell
+from suite import compiler, environment
+from suite.api import default_config_text
 from suite.registry import load_registry
-from suite.results import RunDir
 
 MODES = {  # name: (precision, stop_at_target)
     "fixed-target float32 (old default)": ("float32", True),
@@ -64,18 +65,18 @@ def workloads(small: bool, gpu: bool) -> dict[str, cfg.RunConfig]:
     return {"default benchmark": default, "200-cell run": wide}
 
 
-def run_once(config: cfg.RunConfig, registry, cache: runner.ProgramCache, folder: Path) -> dict:
-    landscapes, optimizers = cfg.resolve(config, registry)
-    resolved = cfg.resolved_config(config, landscapes, optimizers)
-    run_dir = RunDir(folder)
-    run_dir.create(cfg.to_toml(resolved))
+# Programs compile once per process, in the untimed first pass, and are reused by every round.
+CACHE = compiler.ProgramCache()
+
+
+def run_once(config: cfg.RunConfig, folder: Path) -> dict:
     start = time.perf_counter()
-    runner.execute(resolved, [Cell(l, o) for l in landscapes for o in optimizers], run_dir, cache=cache)
+    cells = suite.api.run_config(config, out=folder, progress=False, cache=CACHE).cells
     wall = time.perf_counter() - start
-    cells = run_dir.gather()["cells"]
-    programs = cells[cells["status"] == "ok"].drop_duplicates("program")
-    return {"cells": len(cells), "wall s": wall, "run s": programs["run_seconds"].sum(),
-            "compile s": programs["compile_seconds"].sum(), "failed": int((cells["status"] != "ok").sum())}
+    # The cells of one group ran as one program: its seconds once.
+    groups = cells[cells["status"] == "ok"].drop_duplicates("group")
+    return {"cells": len(cells), "wall s": wall, "run s": groups["run_seconds"].sum(),
+            "compile s": groups["compile_seconds"].sum(), "failed": int((cells["status"] != "ok").sum())}
 
 
 def main() -> None:
@@ -84,25 +85,23 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="tiny sizes, for the test suite")
     parser.add_argument("--gpu", action="store_true", help="4096 restarts per cell")
     args = parser.parse_args()
-    registry = load_registry()
-    cache_dir = environment.enable_compile_cache()  # as suite run: $SUITE_COMPILE_CACHE, else the default
+    cache_dir = environment.enable_compile_cache()  # as suite.run does: $SUITE_COMPILE_CACHE, else the default
     device = jax.devices()[0]
     print(f"device: {device.platform} {device.device_kind} × {len(jax.devices())}; jax {jax.__version__}; "
           f"compilation cache {cache_dir or 'off'}")
     print(f"run seconds, median of {args.rounds} rounds (compile excluded; compile s from the untimed pass, "
-          f"0 where the program was already compiled: both float32 modes run one executable)")
+          f"0 where this process already compiled the program: both float32 modes run one executable)")
     with tempfile.TemporaryDirectory() as tmp:
         for name, base in workloads(args.small, args.gpu).items():
             rows = []
-            cache = runner.ProgramCache()  # programs compile in the untimed first pass, then are reused
             configs = {mode: dataclasses.replace(base, precision=p, stop_at_target=s)
                        for mode, (p, s) in MODES.items()}
-            compile_s = {mode: run_once(c, registry, cache, Path(tmp) / f"{name}-{mode}-warm")["compile s"]
+            compile_s = {mode: run_once(c, Path(tmp) / f"{name}-{mode}-warm")["compile s"]
                          for mode, c in configs.items()}
             timed: dict[str, list[dict]] = {mode: [] for mode in MODES}
             for r in range(args.rounds):
                 for mode, config in configs.items():
-                    timed[mode].append(run_once(config, registry, cache, Path(tmp) / f"{name}-{mode}-{r}"))
+                    timed[mode].append(run_once(config, Path(tmp) / f"{name}-{mode}-{r}"))
             base_run = statistics.median(t["run s"] for t in timed[next(iter(MODES))])
             for mode, results in timed.items():
                 run_s = [t["run s"] for t in results]

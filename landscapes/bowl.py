@@ -52,15 +52,15 @@ def _loss(data, x, key):
     return 0.5 * jnp.sum(data["eigenvalues"] * z * z)
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Quadratic bowl ½(x − x*)ᵀA(x − x*) with condition number κ (Polyak 1964; Nesterov 2004)."""
     key_rotation, key_opt = jax.random.split(key)
-    dim = params["dim"]
+    dim = values["dim"]
     data = {
-        "eigenvalues": eigenvalues(dim, params["condition"], params["spectrum"]),
+        "eigenvalues": eigenvalues(dim, values["condition"], values["spectrum"]),
         "x_opt": _random.uniform(key_opt, (dim,), -1.0, 1.0),
     }
-    if params["rotate"] and dim > 1:
+    if values["rotate"] and dim > 1:
         data["rotation"] = _random.orthogonal(key_rotation, dim)
     return suite.Landscape(
         data=data,

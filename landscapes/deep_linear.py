@@ -64,6 +64,7 @@ def product(layers) -> jax.Array:
 
 
 def _loss(data, layers, key):
+    """The loss at the point x = ``layers``, the weights W_1, …, W_L (input layer first)."""
     del key
     residual = data["y"] - product(layers) @ data["x"]
     return 0.5 * jnp.sum(residual * residual) / data["x"].shape[1]
@@ -97,16 +98,16 @@ class _Init:
         return [_random.orthogonal(k, width) for k in keys]  # "orthogonal"
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Deep linear teacher–student network (Saxe, McClelland, Ganguli 2014); f* = 0."""
     key_x, key_u, key_v = jax.random.split(key, 3)
-    depth, width = params["depth"], params["width"]
-    x = whitened_inputs(key_x, width, params["samples"])
+    depth, width = values["depth"], values["width"]
+    x = whitened_inputs(key_x, width, values["samples"])
     u, v = _random.orthogonal(key_u, width), _random.orthogonal(key_v, width)
-    singular = jnp.linspace(params["strength"], params["strength"] / width, width)
+    singular = jnp.linspace(values["strength"], values["strength"] / width, width)
     teacher = (u * singular) @ v.T
     data = {"x": x, "y": teacher @ x, "u": u, "v": v,
-            "scale": _random.floats(params["scale"])}
+            "scale": _random.floats(values["scale"])}
     # A minimiser: the balanced factorisation of the teacher, W_1 = S^{1/L}Vᵀ, ..., W_L = U S^{1/L}.
     root = singular ** (1.0 / depth)
     x_opt = [jnp.diag(root) for _ in range(depth)]
@@ -114,7 +115,7 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     x_opt[-1] = u @ x_opt[-1]
     return suite.Landscape(
         data=data,
-        init_fn=_Init(params["init"], depth),
+        init_fn=_Init(values["init"], depth),
         loss_fn=_loss,
         f_opt=0.0,
         x_opt=x_opt,

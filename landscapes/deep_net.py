@@ -79,6 +79,7 @@ class _Loss:
     batch: int
 
     def __call__(self, data, layers, key):
+        """The loss at the point x = ``layers`` (θ: w and b per layer, input first)."""
         x, y = take(key, self.batch, data["x"], data["y"])
         residual = forward(layers, x, self.activation) - y
         return 0.5 * jnp.mean(residual * residual)
@@ -92,22 +93,22 @@ class _Init:
         return random_layers(key, self.depth, data["x"].shape[1], data["gain"], data["bias_scale"])
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Teacher–student deep network (Nielsen 2015, ch. 5; Glorot & Bengio 2010); f* = 0."""
     key_x, key_teacher = jax.random.split(key)
-    depth, width, samples = params["depth"], params["width"], params["samples"]
+    depth, width, samples = values["depth"], values["width"], values["samples"]
     x = _random.normal(key_x, (samples, width))
-    teacher = random_layers(key_teacher, depth, width, params["gain"], params["bias_scale"])
-    raw = forward(teacher, x, params["activation"])
+    teacher = random_layers(key_teacher, depth, width, values["gain"], values["bias_scale"])
+    raw = forward(teacher, x, values["activation"])
     # Standardise the targets through the (linear) output layer: still a teacher of the family.
     mean, std = jnp.mean(raw), jnp.maximum(jnp.std(raw), 1e-12)
     teacher[-1] = {"w": teacher[-1]["w"] / std, "b": (teacher[-1]["b"] - mean) / std}
-    stochastic = is_stochastic(params["batch"], samples)
-    data = {"x": x, "y": forward(teacher, x, params["activation"]),
-            "gain": _random.floats(params["gain"]),
-            "bias_scale": _random.floats(params["bias_scale"])}
+    stochastic = is_stochastic(values["batch"], samples)
+    data = {"x": x, "y": forward(teacher, x, values["activation"]),
+            "gain": _random.floats(values["gain"]),
+            "bias_scale": _random.floats(values["bias_scale"])}
     tags = ("vanishing-gradients", "plateaus") + (("stochastic",) if stochastic else ())
-    loss = _Loss(params["activation"], params["batch"] if stochastic else 0)
+    loss = _Loss(values["activation"], values["batch"] if stochastic else 0)
     return suite.Landscape(data=data, init_fn=_Init(depth), loss_fn=loss, f_opt=0.0, x_opt=teacher,
                            tags=tags, stochastic=stochastic, layered=True)
 

@@ -63,9 +63,10 @@ def cross_entropy(w: jax.Array, b: jax.Array, x: jax.Array, y: jax.Array) -> jax
 class _Loss:
     batch: int  # static: it shapes the program
 
-    def __call__(self, data, params, key):
+    def __call__(self, data, weights, key):
+        """The loss at the point x = ``weights``, the dict of w and b."""
         x, y = take(key, self.batch, data["x"], data["y"])
-        return cross_entropy(params["w"], params["b"], x, y)
+        return cross_entropy(weights["w"], weights["b"], x, y)
 
 
 def _init(data, key):
@@ -102,22 +103,22 @@ def newton_minimum(x: np.ndarray, y: np.ndarray, iterations: int = 100):
     return None
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Logistic regression on planted data (Cox 1958); convex, f* exact."""
     key_x, key_w, key_y = jax.random.split(key, 3)
-    dim, samples, batch = params["dim"], params["samples"], params["batch"]
+    dim, samples, batch = values["dim"], values["samples"], values["batch"]
     x = _random.normal(key_x, (samples, dim))
     w_star = _random.normal(key_w, (dim,))
     teacher = TEACHER_NORM * w_star / jnp.linalg.norm(w_star)
     z = x @ teacher
-    if params["separable"]:
+    if values["separable"]:
         y = _random.floats(z > 0)
     else:
         # Drawn against float32 probabilities: the same labels in float32 and float64 runs.
         y = _random.floats(jax.random.bernoulli(key_y, jax.nn.sigmoid(z).astype(jnp.float32)))
     data = {"x": x, "y": y, "teacher": teacher}
     solved = None
-    if not params["separable"]:
+    if not values["separable"]:
         solved = newton_minimum(np.asarray(x, np.float64), np.asarray(y, np.float64))
     if solved is None or solved[1] < SEPARABLE_LOSS:  # separable, by design or by chance
         f_opt, x_opt = 0.0, None

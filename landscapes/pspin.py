@@ -161,11 +161,13 @@ def _init(data, key):
 
 
 def _loss(data, sigma, key):
+    """u at the retracted σ: the spins σ are the landscape's point x."""
     del key
     return hamiltonian(data["couplings"], retract(sigma)) / sigma.shape[-1]
 
 
 def _project(data, sigma):
+    """The point x = σ back onto the sphere |σ|² = N."""
     del data
     return retract(sigma)
 
@@ -207,9 +209,9 @@ def _check_memory(n: int, p: int) -> None:
             f"choose a smaller n")
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Spherical p-spin glass, energy per spin (Crisanti & Sommers 1992; Auffinger et al. 2010)."""
-    n, p = params["n"], params["p"]
+    n, p = values["n"], values["p"]
     _check_memory(n, p)
     data = {"couplings": couplings(key, n, p)}
     levels = (("ground state (N → ∞)", GROUND_STATE[p]), ("threshold", threshold_energy(p)))
@@ -217,9 +219,9 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     if p == 2:
         # u = σᵀJσ/N^{3/2} on |σ|² = N: the minimum is the bottom eigenvalue of
         # J/√N, at ±√N times its eigenvector; exact for this instance.
-        values, vectors = np.linalg.eigh(np.asarray(data["couplings"], np.float64))
-        f_opt = float(values[0] / math.sqrt(n))
-        x_opt = _random.floats(vectors[:, 0] * math.sqrt(n))
+        eigenvalues, eigenvectors = np.linalg.eigh(np.asarray(data["couplings"], np.float64))
+        f_opt = float(eigenvalues[0] / math.sqrt(n))
+        x_opt = _random.floats(eigenvectors[:, 0] * math.sqrt(n))
         return suite.Landscape(data=data, init_fn=_init, loss_fn=_loss, project_fn=_project,
                                f_opt=f_opt, x_opt=x_opt, tags=("saddles",), levels=levels, **extra)
     return suite.Landscape(data=data, init_fn=_init, loss_fn=_loss, project_fn=_project,

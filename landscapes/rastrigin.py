@@ -104,10 +104,10 @@ def _loss(data, x, key):
     return rastrigin(x)
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Rastrigin's function in dim coordinates (Rastrigin 1974; Mühlenbein et al. 1991)."""
     del key  # the plain function has no random parts
-    x_opt = jnp.zeros((params["dim"],))
+    x_opt = jnp.zeros((values["dim"],))
     return suite.Landscape(
         data={"x_opt": x_opt},
         init_fn=_init,
@@ -118,10 +118,10 @@ def build(params: dict, *, key: jax.Array) -> suite.Landscape:
     )
 
 
-def build_rotated(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build_rotated(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Rastrigin rotated and ill-conditioned, BBOB f15 (Hansen et al., INRIA RR-6829, 2009)."""
     key_r, key_q, key_opt = jax.random.split(key, 3)
-    dim = params["dim"]
+    dim = values["dim"]
     data = {
         "x_opt": _random.uniform(key_opt, (dim,), -BBOB_OPT_BOX, BBOB_OPT_BOX),
         "r": _random.orthogonal(key_r, dim),

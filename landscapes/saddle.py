@@ -2,7 +2,8 @@
 
 f(x, y) = ½ |x|² − y^{2k}/(2k) + y^{2k+2}/(2k+2),  x ∈ R^dim, y ∈ R,
 
-a point θ = (x, y) with y last. Minima at x = 0, y = ±1 with
+a point θ = (x, y) with y last (θ is the point the optimizer moves, the
+API's x; here x names its stable coordinates). Minima at x = 0, y = ±1 with
 f* = −1/(2k(k+1)); the origin is a critical point between them.
 For k = 1 it is a strict saddle (Hessian diag(1, …, 1, −1)): gradient descent
 escapes from y₀ in about ln(1/|y₀|) steps/η, and only noise or curvature
@@ -100,6 +101,7 @@ class _Loss:
     order: int  # static: the exponent
 
     def __call__(self, data, theta, key):
+        """The loss at the point θ = (x, y)."""
         del data, key
         return saddle(theta, self.order)
 
@@ -112,13 +114,13 @@ def _init(data, key):
     return jnp.concatenate([x, y])
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Strict or degenerate saddle between two minima (Dauphin et al. 2014; Anandkumar & Ge 2016)."""
     del key  # nothing random but the starts
-    order, dim = params["order"], params["dim"]
+    order, dim = values["order"], values["dim"]
     x_opt = jnp.zeros((dim + 1,)).at[-1].set(1.0)
     return suite.Landscape(
-        data={"x_opt": x_opt, "spread": _random.floats(params["spread"])},
+        data={"x_opt": x_opt, "spread": _random.floats(values["spread"])},
         init_fn=_init,
         loss_fn=_Loss(order),
         f_opt=0.0,  # the loss is f − f*, measured from the minimum

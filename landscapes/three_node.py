@@ -36,15 +36,16 @@ PARAMS = (
 )
 
 
-def network(params, x: jax.Array) -> jax.Array:
-    """h_1(x)·h_2(x) with h_j = σ(w_j·x + b_j); ``params`` holds w [2, n] and b [2]."""
-    hidden = jax.nn.sigmoid(x @ params["w"].T + params["b"])
+def network(weights, x: jax.Array) -> jax.Array:
+    """h_1(x)·h_2(x) with h_j = σ(w_j·x + b_j); ``weights`` holds w [2, n] and b [2]."""
+    hidden = jax.nn.sigmoid(x @ weights["w"].T + weights["b"])
     return hidden[..., 0] * hidden[..., 1]
 
 
-def _loss(data, params, key):
+def _loss(data, weights, key):
+    """The loss at the point x = ``weights`` (w and b of the two hidden units)."""
     del key
-    residual = network(params, data["x"]) - data["y"]
+    residual = network(weights, data["x"]) - data["y"]
     return 0.5 * jnp.mean(residual * residual)
 
 
@@ -53,10 +54,10 @@ def _init(data, key):
     return {"w": _random.normal(key, (2, dim)) / jnp.sqrt(dim), "b": jnp.zeros((2,))}
 
 
-def build(params: dict, *, key: jax.Array) -> suite.Landscape:
+def build(values: dict, *, key: jax.Array) -> suite.Landscape:
     """Smooth Blum–Rivest 3-node network on a planted set (Blum & Rivest 1992); f* = 0."""
     key_x, key_w, key_b = jax.random.split(key, 3)
-    dim, samples, sharpness = params["dim"], params["samples"], params["sharpness"]
+    dim, samples, sharpness = values["dim"], values["samples"], values["sharpness"]
     # p in float32: the bits drawn, and so the inputs, are the same in float32 and float64 runs.
     x = _random.floats(jnp.where(jax.random.bernoulli(key_x, jnp.float32(0.5), (samples, dim)), 1.0, -1.0))
     planted = {

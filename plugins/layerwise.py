@@ -2,7 +2,7 @@
 
 Both rescale each layer's step by a per-layer norm, the large-batch remedy
 for layers whose gradients differ by orders of magnitude (the vanishing and
-exploding gradients of deep nets). On a landscape whose parameters are one
+exploding gradients of deep nets). On a landscape whose point x is one
 array, the "layer" is the whole point.
 
 References:

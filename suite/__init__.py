@@ -1,8 +1,10 @@
 """suite: optimizers on synthetic loss landscapes, thousands of restarts at once.
 
-The public interface for plugin authors is ``hookimpl``, ``Param`` and
-``Landscape``; see ``suite.hookspecs`` for the hooks (landscapes, optimizers
-and optimizer wrappers).
+For researchers: ``suite.run(...)`` runs a benchmark and ``suite.load(run_dir)``
+reads one back, each as a :class:`suite.api.Run` (tables, leaderboard, report).
+For plugin authors: ``hookimpl``, ``Param`` and ``Landscape``; see
+``suite.hookspecs`` for the hooks (landscapes, optimizers, optimizer wrappers,
+report sections).
 """
 
 import pluggy
@@ -14,4 +16,17 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("suite")
 
-__all__ = ["Landscape", "LandscapeSpec", "OptimizerSpec", "Param", "WrapperSpec", "hookimpl", "__version__"]
+__all__ = ["Landscape", "LandscapeSpec", "OptimizerSpec", "Param", "Run", "WrapperSpec", "hookimpl", "load",
+           "resume", "run", "__version__"]
+
+_API = ("Run", "load", "resume", "run")
+
+
+def __getattr__(name):
+    # The run API pulls in the runner, pandas and the rest; a plugin that only
+    # needs `hookimpl` and `Param` does not pay for it at import.
+    if name in _API:
+        from suite import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'suite' has no attribute {name!r}")

@@ -7,7 +7,7 @@ command line); with none asked for, the compiled program is the plain one.
   training program (:mod:`suite.program`), for layered landscapes.
 * ``hessian``: at the end point of a sample of restarts, the extreme Hessian
   eigenvalues and the index (fraction of negative eigenvalues): the exact
-  spectrum up to :data:`EXACT_LIMIT` parameters, Lanczos on Hessian-vector
+  spectrum up to :data:`EXACT_LIMIT` coordinates, Lanczos on Hessian-vector
   products above; each end point is classified as a minimum, a saddle, or not
   converged (Dauphin et al., "Identifying and attacking the saddle point
   problem", arXiv:1406.2572).
@@ -36,23 +36,22 @@ import numpy as np
 
 from suite.specs import Landscape
 
-DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures")
 END_POINT = ("hessian", "path", "minima", "pictures")  # those of the extra pass
-EXACT_LIMIT = 2000  # parameters up to which the Hessian is decomposed exactly
+EXACT_LIMIT = 2000  # coordinates of x up to which the Hessian is decomposed exactly
 LANCZOS_STEPS = 64
 ALPHAS = tuple(float(a) for a in np.linspace(-0.5, 1.5, 41))
 PLANE_SIZE = 25  # grid points per side of the plane picture
 TRACE_RESTARTS = 8  # trajectories kept per cell for 2-D pictures
 GRAD_TOL = 1e-3  # an end point with ‖∇f‖ above this is "not converged"
 FLAT_TOL = 1e-6  # every |λ| below this: the quadratic term says nothing
-SMALL = 100  # landscapes up to this many parameters have every restart examined
+SMALL = 100  # landscapes with up to this many coordinates have every restart examined
 SAMPLE = 64  # restarts examined per cell above that
 CLASSES = ("minimum", "saddle", "flat", "not converged")
 
 
-def flatten(params):
-    """``(vector, unravel)`` of a parameter pytree, in float32."""
-    flat, unravel = jax.flatten_util.ravel_pytree(params)
+def flatten(x):
+    """``(vector, unravel)`` of a point (any pytree of arrays), in float32."""
+    flat, unravel = jax.flatten_util.ravel_pytree(x)
     return flat.astype(jnp.float32), unravel
 
 
@@ -126,9 +125,9 @@ def classify(grad_norm, index, lambda_min, lambda_max, grad_tol: float = GRAD_TO
     return np.where(~(grad_norm <= grad_tol), "not converged", kind)
 
 
-def sample_size(asked: int, restarts: int, n_params: int) -> int:
+def sample_size(asked: int, restarts: int, n_coordinates: int) -> int:
     """Restarts examined per cell: as asked, else all on small landscapes and :data:`SAMPLE` above."""
-    return min(asked or (restarts if n_params <= SMALL else SAMPLE), restarts)
+    return min(asked or (restarts if n_coordinates <= SMALL else SAMPLE), restarts)
 
 
 @functools.partial(jax.jit, static_argnames=("which", "exact"))
@@ -137,7 +136,7 @@ def end_points(landscape: Landscape, starts, ends, key: jax.Array, *, which: tup
 
     Args:
       landscape: the instance.
-      starts, ends: parameter pytrees with a leading restart axis.
+      starts, ends: points (pytrees) with a leading restart axis.
       key: for Lanczos start vectors.
       which: the end-point diagnostics asked for (a subset of :data:`END_POINT`).
       exact: decompose the Hessian exactly (else Lanczos).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import os
 import platform
 import socket
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import jax
 
-PACKAGES = ("suite", "jax", "jaxlib", "optax", "pluggy", "numpy", "pandas", "pyarrow")
+# Distribution names: this project is "landscape-suite" on the package index.
+PACKAGES = ("landscape-suite", "jax", "jaxlib", "optax", "pluggy", "numpy", "pandas", "pyarrow")
 
 
 def now() -> str:
@@ -69,15 +71,17 @@ def compile_cache_dir(setting: str | None = None) -> Path | None:
     words ``off``, ``none``, ``0`` or an empty value turn the cache off. The
     default is ``$XDG_CACHE_HOME/suite/jax`` (``~/.cache/suite/jax``).
     """
-    import os
-
     value = setting if setting is not None else os.environ.get("SUITE_COMPILE_CACHE")
     if value is not None:
         if value.strip().lower() in ("", "off", "none", "0", "false", "no"):
             return None
         return Path(value).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "suite" / "jax"
+    return cache_home() / "jax"
+
+
+def cache_home() -> Path:
+    """``$XDG_CACHE_HOME/suite`` (``~/.cache/suite``): what the suite keeps between runs."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "suite"
 
 
 def enable_compile_cache(setting: str | None = None) -> str | None:
@@ -110,8 +114,6 @@ def init_distributed(coordinator: str | None = None, num_processes: int | None =
     and ``$JAX_PROCESS_ID``, else from JAX's cluster detection (SLURM, Open MPI,
     Kubernetes, ...). Must run before any JAX computation.
     """
-    import os
-
     from suite.errors import UsageError, one_line
 
     def from_env(value, name):
@@ -129,3 +131,57 @@ def init_distributed(coordinator: str | None = None, num_processes: int | None =
     except (ValueError, RuntimeError, TypeError) as exc:
         raise UsageError(f"--distributed could not start JAX's multi-process runtime: {one_line(exc)}") from None
     return jax.process_index(), jax.process_count()
+
+
+def copy_bandwidth(device: jax.Device) -> float:
+    """Bytes per second of one device copy (read + write) of a large array.
+
+    Measured once per machine, device kind and JAX version, and kept in
+    ``cache_home()/bandwidth.json``: it is a fact about the machine, not about
+    a run, and measuring it costs a run about a tenth of a second. A cache
+    that cannot be read or written only means measuring again.
+    """
+    import json
+
+    key = f"{socket.gethostname()}|{device.platform}|{device.device_kind}|jax {jax.__version__}"
+    if key in _BANDWIDTH:
+        return _BANDWIDTH[key]
+    file = cache_home() / "bandwidth.json"
+    try:
+        known = json.loads(file.read_text())
+        value = float(known[key])
+        if value > 0:
+            _BANDWIDTH[key] = value
+            return value
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        known = {}
+    _BANDWIDTH[key] = value = measure_copy_bandwidth(device)
+    try:
+        known = known if isinstance(known, dict) else {}
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known | {key: value}, indent=1) + "\n")
+        os.replace(tmp, file)
+    except OSError:
+        pass
+    return value
+
+
+_BANDWIDTH: dict[str, float] = {}
+
+
+def measure_copy_bandwidth(device: jax.Device) -> float:
+    """Bytes per second of one copy (read + write) of a 64 MiB (CPU) or 512 MiB array: best of 3."""
+    import time
+
+    import jax.numpy as jnp
+
+    x = jax.device_put(jnp.ones((64 if device.platform == "cpu" else 512) << 18, jnp.float32), device)
+    copy = jax.jit(lambda a: a + 1.0)
+    copy(x).block_until_ready()
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        copy(x).block_until_ready()
+        times.append(time.perf_counter() - start)
+    return 2 * x.nbytes / min(times)

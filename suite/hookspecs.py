@@ -12,6 +12,14 @@ landscapes and optimizers register through the same entry-point group.
 
 Hooks are called with keyword arguments; an implementation may accept a subset
 of a spec's arguments, so arguments added to a spec later do not break it.
+
+Three words are kept apart. *params* are a spec's declared parameters, the
+list of :class:`suite.Param` given as ``register(..., params=[...])``.
+*values* are the numbers one instance is built with, one per declared param:
+a dict for ``build(values, *, key)``, keyword arguments (``**hparams``) for an
+optimizer's factory or a wrapper. *x* is the point an optimizer moves, an
+array or a pytree of arrays (``init_fn(data, key) -> x``, ``loss_fn(data, x,
+key)``; the alias :data:`suite.types.Point`).
 """
 
 import pluggy
@@ -24,11 +32,12 @@ def register_landscapes(register):
     """Register landscape families.
 
     :param register: call ``register(name, build, *, params, doc="",
-        test_config=None)`` once per family. ``build(params, *, key)`` takes the
-        dict of parameter values and a PRNG key and returns a
-        :class:`suite.Landscape`. ``params`` is a sequence of
-        :class:`suite.Param`. Registering a name another plugin already
-        registered is an error naming both plugins.
+        test_config=None)`` once per family. ``build(values, *, key)`` takes
+        ``values``, the dict of parameter values (one per declared param), and
+        a PRNG key, and returns a :class:`suite.Landscape`, whose functions
+        take the point x (``loss_fn(data, x, key)``). ``params`` is the
+        sequence of declared :class:`suite.Param`. Registering a name another
+        plugin already registered is an error naming both plugins.
 
     Example::
 

@@ -41,7 +41,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from suite.specs import Landscape
+from suite.diagnostics import flatten
+from suite.specs import Landscape, layer_norms
 
 NOT_REACHED = -1  # step sentinel: target never reached / never diverged
 BATCH_KEY, OPTIMIZER_KEY = 0, 1  # fold_in tags of the two uses of a step's key
@@ -61,7 +62,7 @@ class Summary(NamedTuple):
     ckpt_best: jax.Array  # [n_ckpt]: best-so-far at the checkpoint steps
     # Diagnostics, None unless asked for (then the program is the plain one):
     ckpt_layers: Any = None  # [n_ckpt, n_layers]: ‖∂f/∂θ_l‖ at the checkpoint steps
-    ckpt_params: Any = None  # [n_ckpt, n_params]: the point itself (2-D landscapes' pictures)
+    ckpt_x: Any = None  # [n_ckpt, n_coordinates]: the point itself (2-D landscapes' pictures)
 
     # ``hit`` is written sparsely: when a step takes ``reached`` from a to b,
     # only hit[b − 1] is set. Targets are nested (descending), so targets a..b−1
@@ -73,7 +74,7 @@ class Summary(NamedTuple):
 class RestartState(NamedTuple):
     """The scan carry of one restart."""
 
-    params: Any
+    x: Any  # the point being optimized (a pytree)
     opt_state: Any
     key: jax.Array  # this restart's noise stream; step t uses fold_in(key, t)
     summary: Summary
@@ -131,12 +132,11 @@ def _finished(summary: Summary, stop_at_target: jax.Array) -> jax.Array:
 
 def _layer_norms(grad) -> jax.Array:
     """‖g_l‖ per layer of a layered landscape's gradient (a list, input layer first)."""
-    return jnp.stack([jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(layer)))
-                      for layer in grad]).astype(jnp.float32)
+    return layer_norms(grad).astype(jnp.float32)
 
 
-def _flat(params) -> jax.Array:
-    return jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(params)]).astype(jnp.float32)
+def _flat(x) -> jax.Array:
+    return flatten(x)[0]  # float32
 
 
 def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Array):
@@ -145,18 +145,18 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
     step_key = jax.random.fold_in(state.key, t)
     batch_key = jax.random.fold_in(step_key, BATCH_KEY) if landscape.stochastic else None
 
-    def loss_fn(params, key=None):
+    def loss_fn(x, key=None):
         # optax's line searches call value_fn with the update's extra arguments
         # that it names, and reject the others: it names `key` (the optimizer's)
         # and ignores it, since the mini-batch of step t is fixed.
         del key
-        return landscape.loss(params, batch_key)
+        return landscape.loss(x, batch_key)
 
-    value, grad = jax.value_and_grad(loss_fn)(state.params)
+    value, grad = jax.value_and_grad(loss_fn)(state.x)
     # The optimizer sees the mini-batch loss and gradient; the summaries record
     # the exact loss, so success means the training loss reached the target,
     # not that one lucky mini-batch did. It costs one full forward pass a step.
-    f = landscape.loss(state.params) if landscape.stochastic else value
+    f = landscape.loss(state.x) if landscape.stochastic else value
     f = f.astype(ctx.targets.dtype)
     finite = jnp.isfinite(f)
     # NaN and inf never count as best, nor as reaching a target.
@@ -176,17 +176,17 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
 
     # Diagnostics ride along in the same branch; without them these are None
     # and the program is exactly the plain one.
-    extra = (s.ckpt_layers, s.ckpt_params)
+    extra = (s.ckpt_layers, s.ckpt_x)
 
     def record(arrays):
         pos = jnp.argmax(at_ckpt)
         values = (loss, best,
                   None if s.ckpt_layers is None else _layer_norms(grad),
-                  None if s.ckpt_params is None else _flat(state.params))
+                  None if s.ckpt_x is None else _flat(state.x))
         return tuple(None if a is None else a.at[pos].set(jnp.where(evaluating, v, a[pos]))
                      for a, v in zip(arrays, values, strict=True))
 
-    ckpt_loss, ckpt_best, ckpt_layers, ckpt_params = jax.lax.cond(
+    ckpt_loss, ckpt_best, ckpt_layers, ckpt_x = jax.lax.cond(
         jnp.any(at_ckpt), record, lambda a: a, (s.ckpt_loss, s.ckpt_best, *extra))
     summary = Summary(
         loss=loss,
@@ -199,18 +199,18 @@ def _step(landscape: Landscape, tx, ctx: Context, state: RestartState, t: jax.Ar
         ckpt_loss=ckpt_loss,
         ckpt_best=ckpt_best,
         ckpt_layers=ckpt_layers,
-        ckpt_params=ckpt_params,
+        ckpt_x=ckpt_x,
     )
     # Optimizers that ignore `key` leave its fold_in as dead code; XLA drops it.
     updates, opt_state = tx.update(
-        grad, state.opt_state, state.params, value=value, grad=grad, value_fn=loss_fn,
+        grad, state.opt_state, state.x, value=value, grad=grad, value_fn=loss_fn,
         key=jax.random.fold_in(step_key, OPTIMIZER_KEY),
     )
-    params = landscape.project(optax.apply_updates(state.params, updates))
+    x = landscape.project(optax.apply_updates(state.x, updates))
     # A frozen restart keeps moving, unobserved: its summaries are frozen by
     # `evaluating`. Freezing its point too would make every update wait for the
     # loss reduction and costs ~30% of throughput (measured on CPU).
-    return RestartState(params, opt_state, state.key, summary), None
+    return RestartState(x, opt_state, state.key, summary), None
 
 
 def init(static: Static, landscape: Landscape, hparams: dict, restart_ids: jax.Array,
@@ -240,7 +240,7 @@ def init(static: Static, landscape: Landscape, hparams: dict, restart_ids: jax.A
             ckpt_loss=jnp.full((n, n_ckpt), jnp.nan, dtype),
             ckpt_best=jnp.full((n, n_ckpt), jnp.inf, dtype),
             ckpt_layers=jnp.full((n, n_ckpt, len(starts)), jnp.nan, jnp.float32) if static.layers else None,
-            ckpt_params=(jnp.full((n, n_ckpt, _flat(jax.tree.map(lambda x: x[0], starts)).size), jnp.nan,
+            ckpt_x=(jnp.full((n, n_ckpt, _flat(jax.tree.map(lambda x: x[0], starts)).size), jnp.nan,
                                   jnp.float32) if static.trace else None),
         )
         return RestartState(starts, opt_state, keys, summary)

@@ -89,6 +89,8 @@ def make_plugin_manager(*, local_files=(), entry_points=None) -> PluginManager:
     _load_entry_points(pm, entry_points)
     for path in local_files:
         _register(pm, load_file(path), str(path))
+    # pluggy's check_pending(), with the valid hook names in the message: an
+    # implementation whose name matches no spec (a typo) is refused.
     specs = sorted(n for n, c in vars(pm.hook).items()
                    if isinstance(c, pluggy.HookCaller) and c.has_spec())
     for name, caller in vars(pm.hook).items():
@@ -97,11 +99,6 @@ def make_plugin_manager(*, local_files=(), entry_points=None) -> PluginManager:
                 if not impl.optionalhook:
                     raise UsageError(f"plugin {impl.plugin_name!r} implements unknown hook "
                                      f"{name!r}; choose from: {choices(specs)}")
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = pm.get_name(exc.plugin) or repr(exc.plugin)
-        raise UsageError(f"plugin {name!r}: {_one_line(exc)}") from None
     return pm
 
 
@@ -119,7 +116,17 @@ class Registry:
     optimizers: dict[str, OptimizerSpec] = dataclasses.field(default_factory=dict)
     wrappers: dict[str, WrapperSpec] = dataclasses.field(default_factory=dict)
     sections: dict[str, SectionSpec] = dataclasses.field(default_factory=dict)
-    problems: list[str] = dataclasses.field(default_factory=list)
+    # Plugins that failed to load or to register, one line each: the run goes on without them.
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Deprecated name of :attr:`warnings` (a "problem" is a landscape in this field)."""
+        import warnings
+
+        warnings.warn("Registry.problems is renamed Registry.warnings; the old name goes in the next release",
+                      DeprecationWarning, stacklevel=2)
+        return self.warnings
 
     def landscape(self, name: str) -> LandscapeSpec:
         """The landscape called ``name``, or a one-line error listing the choices."""
@@ -137,7 +144,7 @@ class Registry:
         try:
             return table[name]
         except KeyError:
-            hint = f" ({'; '.join(self.problems)})" if self.problems else ""
+            hint = f" ({'; '.join(self.warnings)})" if self.warnings else ""
             raise UsageError(
                 f"unknown {kind} {name!r}; choose from: {choices(table)}{hint}"
             ) from None
@@ -172,7 +179,7 @@ def load_registry(pm: PluginManager | None = None, *, local_files=()) -> Registr
     """
     if pm is None:
         pm = make_plugin_manager(local_files=local_files)
-    registry = Registry(problems=list(pm.load_errors))
+    registry = Registry(warnings=list(pm.load_errors))
     for hook, table, cls, kind in (
         (pm.hook.register_landscapes, registry.landscapes, LandscapeSpec, "landscape"),
         (pm.hook.register_optimizers, registry.optimizers, OptimizerSpec, "optimizer"),
@@ -187,7 +194,7 @@ def load_registry(pm: PluginManager | None = None, *, local_files=()) -> Registr
             except UsageError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not fatal
-                registry.problems.append(
+                registry.warnings.append(
                     f"plugin {impl.plugin_name!r} failed in {hook.name}: {_one_line(exc)}"
                 )
     return registry

@@ -97,7 +97,7 @@ class RunDir:
         tables = {}
         for name, parts in frames.items():
             parts = [p for p in parts if not p.empty]
-            tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            tables[name] = _current(pd.concat(parts, ignore_index=True)) if parts else pd.DataFrame()
         if not tables["cells"].empty:
             tables["cells"] = tables["cells"].sort_values("order", kind="stable").reset_index(drop=True)
             order = dict(zip(tables["cells"]["cell_id"], tables["cells"]["order"]))
@@ -122,7 +122,7 @@ class RunDir:
             p.stat().st_mtime <= min(f.stat().st_mtime for f in top) for p in parts)
         if parts and not fresh:
             return self.collect()
-        return {name: pd.read_parquet(self.path / f"{name}.parquet")
+        return {name: _current(pd.read_parquet(self.path / f"{name}.parquet"))
                 if (self.path / f"{name}.parquet").is_file() else pd.DataFrame()
                 for name in TABLES + DIAGNOSTIC_TABLES}
 
@@ -144,8 +144,15 @@ class RunDir:
     def write_metadata(self, metadata: dict) -> None:
         _atomic_write(self.path / "metadata.json", json.dumps(metadata, indent=2, default=str) + "\n")
 
-    def table(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(self.path / f"{name}.parquet")
+
+# Columns renamed since runs were first written: old run folders read with today's names.
+RENAMED = {"program": "group"}
+
+
+def _current(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with today's column names."""
+    old = {k: v for k, v in RENAMED.items() if k in table.columns and v not in table.columns}
+    return table.rename(columns=old) if old else table
 
 
 def _atomic_write(path: Path, text: str) -> None:

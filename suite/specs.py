@@ -1,7 +1,7 @@
 """What a plugin contributes: landscape, optimizer and wrapper specs, and landscape instances.
 
-A *spec* is the registered, named recipe (parameters, docs, a builder). A
-:class:`Landscape` is one instance built from a spec, its parameters and a key:
+A *spec* is the registered, named recipe (declared params, docs, a builder). A
+:class:`Landscape` is one instance built from a spec, parameter values and a key:
 data (arrays) plus pure functions of that data. Because the data are pytree
 leaves and the functions are static, instances drawn from different seeds run
 through one compiled program; nothing is a class with a jitted ``self``.
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from suite.params import Param
-from suite.types import Params, PRNGKey, PyTree, Scalar
+from suite.types import Point, PRNGKey, PyTree, Scalar
 
 KNOWN_TAGS = ("convex", "multimodal", "saddles", "plateaus", "vanishing-gradients", "stochastic")
 # How f_opt is known: "exact" (a proven minimum of this instance) or
@@ -40,10 +40,11 @@ class Landscape:
 
     Attributes:
       data: pytree of arrays the functions read (rotation, teacher weights, ...).
-      init_fn: ``init_fn(data, key) -> params``, the start of one restart.
-      loss_fn: ``loss_fn(data, params, key) -> scalar``; ``key`` is ``None``
+      init_fn: ``init_fn(data, key) -> x``, the start of one restart (a point:
+        an array or a pytree of arrays).
+      loss_fn: ``loss_fn(data, x, key) -> scalar``; ``key`` is ``None``
         unless the landscape is stochastic.
-      project_fn: ``project_fn(data, params) -> params`` back onto the constraint
+      project_fn: ``project_fn(data, x) -> x`` back onto the constraint
         set after every step, or ``None`` when unconstrained.
       f_opt: the known optimal value, or ``None`` when unknown.
       x_opt: a known minimiser, or ``None``.
@@ -53,9 +54,9 @@ class Landscape:
       f_opt_kind: ``"exact"`` or ``"reference"`` (see ``F_OPT_KINDS``).
       levels: named loss values reports draw as lines, e.g.
         ``(("threshold", -1.633),)`` for the p-spin threshold energy.
-      layered: whether ``params`` is a sequence with one entry per layer, so
+      layered: whether the point x is a sequence with one entry per layer, so
         that :meth:`layer_gradient_norms` is meaningful.
-      symmetry_fn: ``symmetry_fn(data, params) -> params``, a canonical
+      symmetry_fn: ``symmetry_fn(data, x) -> x``, a canonical
         representative of the points the loss cannot tell apart (σ ↦ −σ for an
         even-p spin glass), so that clustering end points counts minima up to
         symmetry; ``None`` when there is none.
@@ -70,9 +71,9 @@ class Landscape:
     """
 
     data: PyTree
-    init_fn: Callable[[PyTree, PRNGKey], Params]
-    loss_fn: Callable[[PyTree, Params, PRNGKey | None], Scalar]
-    project_fn: Callable[[PyTree, Params], Params] | None = None
+    init_fn: Callable[[PyTree, PRNGKey], Point]
+    loss_fn: Callable[[PyTree, Point, PRNGKey | None], Scalar]
+    project_fn: Callable[[PyTree, Point], Point] | None = None
     f_opt: Any = None
     x_opt: Any = None
     tags: tuple[str, ...] = ()
@@ -80,35 +81,36 @@ class Landscape:
     f_opt_kind: str = "exact"
     levels: tuple[tuple[str, float], ...] = ()
     layered: bool = False
-    symmetry_fn: Callable[[PyTree, Params], Params] | None = None
+    symmetry_fn: Callable[[PyTree, Point], Point] | None = None
     index_curve: tuple[tuple[float, float], ...] = ()
 
-    def init(self, key: PRNGKey) -> Params:
+    def init(self, key: PRNGKey) -> Point:
         """Initial point of one restart, projected onto the constraint set."""
         return self.project(self.init_fn(self.data, key))
 
-    def loss(self, params: Params, key: PRNGKey | None = None) -> Scalar:
-        """Scalar loss at ``params``."""
-        return self.loss_fn(self.data, params, key if self.stochastic else None)
+    def loss(self, x: Point, key: PRNGKey | None = None) -> Scalar:
+        """Scalar loss at the point ``x``."""
+        return self.loss_fn(self.data, x, key if self.stochastic else None)
 
-    def project(self, params: Params) -> Params:
-        """Projection back onto the constraint set (identity when unconstrained)."""
-        return params if self.project_fn is None else self.project_fn(self.data, params)
+    def project(self, x: Point) -> Point:
+        """Projection of ``x`` back onto the constraint set (identity when unconstrained)."""
+        return x if self.project_fn is None else self.project_fn(self.data, x)
 
-    def layer_gradient_norms(self, params: Params, key: PRNGKey | None = None) -> jax.Array:
+    def layer_gradient_norms(self, x: Point, key: PRNGKey | None = None) -> jax.Array:
         """‖∂f/∂θ_l‖ for every layer l, input layer first: the "speed of learning"
         of each layer (Nielsen, Neural Networks and Deep Learning, ch. 5).
 
-        Only for ``layered`` landscapes, whose ``params`` hold one entry per layer.
+        Only for ``layered`` landscapes, whose point x holds one entry per layer.
         """
         if not self.layered:
-            raise ValueError("layer_gradient_norms needs a layered landscape (params one entry per layer)")
-        grads = jax.grad(self.loss)(params, key)
-        return jnp.stack([_norm(layer) for layer in grads])
+            raise ValueError("layer_gradient_norms needs a layered landscape (x one entry per layer)")
+        return layer_norms(jax.grad(self.loss)(x, key))
 
 
-def _norm(tree) -> jax.Array:
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
+def layer_norms(layers) -> jax.Array:
+    """The 2-norm of each entry of a per-layer sequence (a layered point or gradient), input layer first."""
+    return jnp.stack([jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(layer)))
+                      for layer in layers])
 
 
 def _first_paragraph(obj) -> str:
@@ -138,8 +140,9 @@ class LandscapeSpec(_Registered):
 
     Attributes:
       name: the name users type (``bowl``).
-      build: ``build(params: dict, *, key) -> Landscape``; runs on the host.
-      params: the declared parameters.
+      build: ``build(values: dict, *, key) -> Landscape``: the instance for
+        parameter values ``values`` (one per declared param); runs on the host.
+      params: the declared parameters (:class:`suite.Param`).
       doc: one paragraph; defaults to the first paragraph of ``build``'s docstring.
       test_config: small parameter values for tests and ``suite check``.
       plugin: the plugin that registered it (set by the registry).

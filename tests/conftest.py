@@ -71,3 +71,38 @@ def hand_tables(rows: list[dict], restarts: int = 10, label: str = "1e-08"):
     column = restarts_table[f"step_to_target_{label}"]
     restarts_table[f"step_to_target_{label}"] = column.mask(column < 0)
     return pd.DataFrame(cells), restarts_table
+
+
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+def count_compiles():
+    """A context manager counting XLA compilations by JAX's own monitoring events.
+
+    Yields a ``collections.Counter``: function name as JAX reports it
+    (``"jit(run_chunk)"``) → executables compiled while the block runs. JAX
+    records ``/jax/core/compile/backend_compile_duration`` once per executable
+    it builds. Its in-memory caches are cleared on entry, so a program another
+    test already compiled in this process is counted too: the counts do not
+    depend on which tests ran before. (The tests keep the persistent cache off.)
+    """
+    import collections
+    import contextlib
+
+    @contextlib.contextmanager
+    def counting():
+        counts = collections.Counter()
+
+        def listener(event, duration, **kwargs):
+            del duration
+            if event == BACKEND_COMPILE_EVENT:
+                counts[kwargs.get("fun_name", "")] += 1
+
+        jax.clear_caches()
+        jax.monitoring.register_event_duration_secs_listener(listener)
+        try:
+            yield counts
+        finally:
+            jax.monitoring.unregister_event_duration_listener(listener)
+
+    return counting()

@@ -8,9 +8,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite import metrics, ranking
+from suite import metrics
+from suite.metrics import ranking
 
 NAN = float("nan")
+
+
+def _ert_by_hand(first_hits, steps) -> float:
+    """COCO's ERT by a plain loop, a miss coded -1: the steps every restart used (a
+    success's up to its first hit, a failure's whole budget) over the successes; ∞ with none."""
+    used, successes = 0.0, 0
+    for hit, budget in zip(first_hits, steps, strict=True):
+        if hit >= 0:
+            used, successes = used + hit, successes + 1
+        else:
+            used += budget
+    return used / successes if successes else math.inf
 
 
 def test_ert_of_every_target_follows_coco():
@@ -21,8 +34,10 @@ def test_ert_of_every_target_follows_coco():
     assert ert[0] == (3 + 10 + 5 + 8) / 2
     assert ert[1] == (4 + 10 + 9 + 8) / 1
     assert math.isinf(metrics.ert(np.full((3, 1), NAN), np.array([5, 5, 5]), axis=0)[0])
-    for j in range(2):
-        assert ert[j] == metrics.ert(np.nan_to_num(hits[:, j], nan=-1), steps)
+    # One target at a time, a miss coded -1: the same hand values.
+    assert metrics.ert(np.array([3, -1, 5, -1]), steps) == 13.0  # (3 + 10 + 5 + 8) / 2
+    assert metrics.ert(np.array([4, -1, -1, -1]), steps) == 31.0  # (4 + 10 + 9 + 8) / 1
+    assert math.isinf(metrics.ert(np.array([-1, -1, -1]), np.array([5, 5, 5])))
 
 
 def test_simulated_restarts_average_to_the_ert():
@@ -31,7 +46,8 @@ def test_simulated_restarts_average_to_the_ert():
     steps = np.array([2, 20, 7, 20, 12])
     rng = np.random.default_rng(0)
     runtimes = metrics.simulated_runtimes(hits, steps, 200_000, rng)
-    assert np.mean(runtimes) == pytest.approx(metrics.ert(np.nan_to_num(hits, nan=-1), steps), rel=0.01)
+    # ERT by hand: (2 + 20 + 7 + 20 + 12) steps over 2 successes.
+    assert np.mean(runtimes) == pytest.approx(30.5, rel=0.01)
     # Every runtime is a sum of failed restarts' steps plus one success's.
     assert set(np.unique(runtimes % 1)) == {0.0} and runtimes.min() == 2.0
     assert np.all(np.isinf(metrics.simulated_runtimes(np.full(3, NAN), steps[:3], 10, rng)))
@@ -42,7 +58,7 @@ def test_ert_interval_holds_the_ert_and_narrows_with_more_restarts():
     steps = np.full(40, 100.0)
     hits = np.where(rng.random(40) < 0.3, rng.integers(10, 90, 40).astype(float), NAN)
     low, high = metrics.ert_interval(hits, steps, rng)
-    value = metrics.ert(np.nan_to_num(hits, nan=-1), steps)
+    value = _ert_by_hand(np.nan_to_num(hits, nan=-1), steps)
     assert low < value < high
     # Sixteen times the restarts with the same success rate: the interval is about 4× narrower.
     many_hits, many_steps = np.tile(hits, 16), np.tile(steps, 16)
@@ -157,7 +173,7 @@ def _cells_and_restarts(success: dict[str, float], n: int, seed: int, landscapes
             hits = np.where(hit >= 0, hit, -1)
             cells.append({"cell_id": cid, "landscape_label": landscape, "entry": entry, "status": "ok",
                           "success_1e-08": float(np.mean(hits >= 0)),
-                          "ert_1e-08": metrics.ert(hits, np.where(hit >= 0, hit, 100)),
+                          "ert_1e-08": _ert_by_hand(hits, np.where(hit >= 0, hit, 100)),
                           "median_final_loss": float(np.median(np.where(hit >= 0, 0.0, 1.0)))})
     restarts = pd.concat(restarts, ignore_index=True)
     restarts["step_to_target_1e-08"] = restarts["step_to_target_1e-08"].where(
@@ -193,7 +209,7 @@ def test_the_bootstrap_pairs_restarts_across_entries():
     hits = twin["step_to_target_1e-08"].fillna(-1).to_numpy()
     cells.loc[len(cells)] = {"cell_id": "L-B", "landscape_label": "L", "entry": "B", "status": "ok",
                              "success_1e-08": float(np.mean(hits >= 0)),
-                             "ert_1e-08": metrics.ert(hits, twin["steps"]), "median_final_loss": 0.0}
+                             "ert_1e-08": _ert_by_hand(hits, twin["steps"]), "median_final_loss": 0.0}
     restarts = pd.concat([restarts, twin], ignore_index=True)
     stability = ranking.ranking_stability(cells, restarts, "1e-08", resamples=200)
     assert stability["top"]["B"] == 1.0

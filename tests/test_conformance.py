@@ -43,7 +43,7 @@ def test_every_builtin_is_found_through_entry_points(registry):
     assert BUILTIN_WRAPPERS <= set(registry.wrappers)
     for name, spec in _builtins(registry):
         assert spec.plugin.startswith("suite."), (name, spec.plugin)
-    assert registry.problems == []
+    assert registry.warnings == []
 
 
 def test_every_builtin_cites_its_source(registry):
@@ -211,7 +211,7 @@ def _wrong_x_opt_plugin(tmp_path):
     source = STYBLINSKI_TANG.read_text()
     for old, new in (('register("styblinski_tang"', 'register("styblinski_tang_wrong_x"'),
                      ("jnp.full((dim,), X_OPT,", "jnp.full((dim,), X_OPT + 1e-2,"),
-                     ('f_opt=dim * F_OPT_PER_COORDINATE + params["f_shift"]',
+                     ('f_opt=dim * F_OPT_PER_COORDINATE + values["f_shift"]',
                       "f_opt=float(styblinski_tang(x_opt))")):  # in the loss's dtype: loss(x*) = f*
         assert source.count(old) == 1, old
         source = source.replace(old, new)

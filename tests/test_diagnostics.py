@@ -11,11 +11,10 @@ import pandas as pd
 import pytest
 
 import suite
+import suite.api
 from conftest import small_config
+from suite import compiler, diagnostics, plan, runner, streams
 from suite import config as cfg
-from suite import diagnostics, runner
-from suite.config import Cell
-from suite.results import RunDir
 
 
 def _landscape(loss, dim):
@@ -52,18 +51,18 @@ def test_the_index_of_known_critical_points():
     assert classes.tolist() == ["minimum", "saddle", "not converged", "flat"]
 
 
-def test_saddle_landscape_end_points_are_classified_through_the_runner():
+def test_saddle_landscape_end_points_are_classified_through_the_runner(tmp_path):
     config = small_config(landscapes=[cfg.Component("saddle", {"order": [1]})],
                           optimizers=[cfg.Component("sgd", {"learning_rate": [0.2]})],
                           restarts=8, steps=300, diagnostics=["hessian", "minima"])  # 2-D: all examined
-    rows, cells = _run(config)
+    rows, cells = _run(config, tmp_path / "whole")
     assert rows["diagnosed"].all()
     assert (rows["end_class"] == "minimum").all()  # sgd escapes the strict saddle to y = ±1
     assert (rows["hessian_index"] == 0).all()
     assert cells.loc[0, "minimum_rate"] == 1.0
     assert cells.loc[0, "basins_found"] == cells.loc[0, "minima_found"] == 2  # y = +1 and y = −1
     # Restarts split into batches of 3: the diagnostics see the same end points and basins.
-    batched, _ = _run(dataclasses.replace(config, batch=3))
+    batched, _ = _run(dataclasses.replace(config, batch=3), tmp_path / "batched")
     columns = ["end_class", "hessian_index", "basin", "end_grad_norm"]
     pd.testing.assert_frame_equal(batched[columns], rows[columns], rtol=1e-5, atol=1e-5)
 
@@ -124,42 +123,27 @@ def test_pspin_with_even_p_declares_its_sign_symmetry_and_its_index_curve(regist
     assert pspin.index_at(0.0, 3) == pytest.approx(0.5) and pspin.index_at(pspin.threshold_energy(3), 3) < 1e-6
 
 
-def _run(config, cache=None):
-    registry = suite.registry.load_registry()
-    landscapes, optimizers = cfg.resolve(config, registry)
-    resolved = cfg.resolved_config(config, landscapes, optimizers)
-    return _execute(resolved, landscapes, optimizers, cache)
-
-
-def _execute(resolved, landscapes, optimizers, cache=None, path=None):
-    import tempfile
-
-    path = path or tempfile.mkdtemp()
-    run_dir = RunDir(path)
-    run_dir.create(cfg.to_toml(resolved))
-    runner.execute(resolved, [Cell(a, o) for a in landscapes for o in optimizers], run_dir,
-                   cache=cache or runner.ProgramCache())
-    tables = run_dir.gather()
-    return tables["restarts"], tables["cells"]
+def _run(config, path):
+    """The restarts and cells tables of ``config`` run into ``path`` through the API."""
+    run = suite.api.run_config(config, out=path, progress=False)
+    return run.restarts, run.cells
 
 
 def test_per_layer_norms_equal_a_direct_per_layer_gradient():
     config = small_config(landscapes=[cfg.Component("deep_linear", {"depth": [3], "width": [4]})],
                           optimizers=[cfg.Component("sgd", {"learning_rate": [0.05]})],
                           restarts=4, steps=10, checkpoints=11, diagnostics=["layers"])
-    registry = suite.registry.load_registry()
-    landscapes, optimizers = cfg.resolve(config, registry)
-    resolved = cfg.resolved_config(config, landscapes, optimizers)
-    instance = runner.build_instance(landscapes[0], resolved.seed)
-    result = runner.run_group(instance, optimizers, resolved, runner.streams(resolved.seed, landscapes[0]),
-                              cache=runner.ProgramCache())
+    # Per restart and checkpoint (the tables keep quantiles over restarts): run_group itself.
+    landscapes, optimizers = plan.resolve(config, suite.registry.load_registry())
+    draw = streams.draw(landscapes[0], config.seed)
+    instance = draw.instance
+    result = runner.run_group(draw, optimizers, config, cache=compiler.ProgramCache())
     norms = result.diagnostics[0]["layers"]  # [restarts, checkpoints, layers]
-    _, init_stream, _ = runner.streams(resolved.seed, landscapes[0])
-    ckpts = list(cfg.checkpoint_steps(resolved.steps, resolved.checkpoints))
+    ckpts = list(plan.checkpoint_steps(config.steps, config.checkpoints))
     assert len(ckpts) >= 8
     for restart in range(4):
-        params = instance.init(jax.random.fold_in(init_stream, restart))
-        for step in range(resolved.steps + 1):  # plain SGD by hand, compared at every checkpoint
+        params = instance.init(jax.random.fold_in(draw.init, restart))
+        for step in range(config.steps + 1):  # plain SGD by hand, compared at every checkpoint
             if step in ckpts:
                 expected = np.asarray(instance.layer_gradient_norms(params))
                 np.testing.assert_allclose(norms[restart, ckpts.index(step)], expected, rtol=1e-5)
@@ -167,17 +151,22 @@ def test_per_layer_norms_equal_a_direct_per_layer_gradient():
             params = [p - 0.05 * g for p, g in zip(params, grads, strict=True)]
 
 
-def test_diagnostics_off_leave_results_and_compilations_unchanged(tmp_path):
+def test_diagnostics_off_leave_results_and_compilations_unchanged(tmp_path, monkeypatch):
     base = small_config(landscapes=[cfg.Component("deep_linear", {"depth": [2], "width": [3]})],
                         optimizers=[cfg.Component("adam", {"learning_rate": [0.01, 0.1]})], restarts=6, steps=30)
-    registry = suite.registry.load_registry()
-    landscapes, optimizers = cfg.resolve(base, registry)
-    plain_config = cfg.resolved_config(base, landscapes, optimizers)
-    on_config = dataclasses.replace(plain_config, diagnostics=list(cfg.DIAGNOSTICS))
-    plain_cache, on_cache, again_cache = runner.ProgramCache(), runner.ProgramCache(), runner.ProgramCache()
-    plain = _execute(plain_config, landscapes, optimizers, plain_cache, tmp_path / "plain")
-    on = _execute(on_config, landscapes, optimizers, on_cache, tmp_path / "on")
-    again = _execute(plain_config, landscapes, optimizers, again_cache, tmp_path / "again")
+    caches = []  # the program cache of each run (a run makes its own): kept to count and inspect
+
+    class Kept(compiler.ProgramCache):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            caches.append(self)
+
+    monkeypatch.setattr(compiler, "ProgramCache", Kept)
+    plain = _run(base, tmp_path / "plain")
+    on = _run(dataclasses.replace(base, diagnostics=list(cfg.DIAGNOSTICS)), tmp_path / "on")
+    again = _run(base, tmp_path / "again")
+    assert len(caches) == 3
+    plain_cache, _, again_cache = caches
     # Off twice: the same program count, and the program is the plain one (no diagnostic fields).
     assert plain_cache.compilations == again_cache.compilations == 2
     pd.testing.assert_frame_equal(plain[0], again[0])

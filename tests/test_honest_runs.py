@@ -14,13 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import suite
+from suite import compiler, plan, runner, streams
 from suite import config as cfg
-from suite import runner
 from suite.cli import main
-from suite.config import Cell
 from suite.errors import UsageError
-from suite.registry import load_registry, make_plugin_manager
-from suite.results import RunDir
+from suite.tables import restart_table
 from conftest import small_config
 
 STYBLINSKI_TANG = Path(__file__).parent / "plugins" / "styblinski_tang.py"
@@ -28,13 +27,9 @@ ST_X = -2.903534  # Styblinski–Tang's minimiser, per coordinate
 ST_F = -39.16616570377142  # its minimum per coordinate (½(x⁴ − 16x² + 5x) at ST_X, in float64)
 
 
-def run_tables(config, registry, path):
-    landscapes, optimizers = cfg.resolve(config, registry)
-    config = cfg.resolved_config(config, landscapes, optimizers)
-    run_dir = RunDir(path)
-    run_dir.create(cfg.to_toml(config))
-    runner.execute(config, [Cell(l, o) for l in landscapes for o in optimizers], run_dir)
-    return run_dir.gather()
+def run_tables(config, path):
+    """The tables of ``config`` run into ``path`` through the API (plugins from ``config.plugins``)."""
+    return suite.run(config, out=path, progress=False).tables
 
 
 def test_final_loss_is_the_loss_at_the_last_step_not_where_the_target_was_first_met(registry, tmp_path):
@@ -42,9 +37,9 @@ def test_final_loss_is_the_loss_at_the_last_step_not_where_the_target_was_first_
     config = small_config(landscapes=[cfg.Component("bowl", {"dim": [1], "rotate": [False]})],
                           optimizers=[cfg.Component("sgd", {"learning_rate": [0.5]})],
                           restarts=5, steps=60, targets=(1e-2, 1e-6))
-    tables = run_tables(config, registry, tmp_path / "run")
-    instance = runner.build_instance(cfg.resolve(config, registry)[0][0], config.seed)
-    _, init_stream, _ = runner.streams(config.seed, cfg.resolve(config, registry)[0][0])
+    tables = run_tables(config, tmp_path / "run")
+    draw = streams.draw(plan.resolve(config, registry)[0][0], config.seed)  # the instance the run drew
+    instance, init_stream = draw.instance, draw.init
     lam, x_opt = float(instance.data["eigenvalues"][0]), float(instance.data["x_opt"][0])
     rows = tables["restarts"].sort_values("restart")
     for i, row in enumerate(rows.itertuples()):
@@ -56,18 +51,18 @@ def test_final_loss_is_the_loss_at_the_last_step_not_where_the_target_was_first_
         assert row.steps == config.steps and row.targets_held == 2 and not row.relapsed
 
 
-def _stale_near_miss(registry, tmp_path, **overrides):
+def _stale_near_miss(tmp_path, **overrides):
     """SGD with gradients 8 steps stale, 3% above its stability bound, on a 1-D bowl (λ = 1)."""
     tau = 8
     bound = 2 * math.sin(math.pi / (2 * (2 * tau + 1)))  # largest stable η·λ for delay τ
     config = small_config(landscapes=[cfg.Component("bowl", {"dim": [1]})],
                           optimizers=[cfg.parse_optimizer(f"sgd:learning_rate={1.03 * bound!r}+stale:tau={tau}")],
                           restarts=256, steps=40_000, checkpoints=8, targets=(1.0, 1e-8), **overrides)
-    return run_tables(config, registry, tmp_path / "run")
+    return run_tables(config, tmp_path / "run")
 
 
-def test_an_unstable_optimizer_that_passes_near_the_minimum_is_not_a_success(registry, tmp_path):
-    tables = _stale_near_miss(registry, tmp_path)
+def test_an_unstable_optimizer_that_passes_near_the_minimum_is_not_a_success(tmp_path):
+    tables = _stale_near_miss(tmp_path)
     cell, rows = tables["cells"].iloc[0], tables["restarts"]
     assert cell["divergence_rate"] == 1.0  # every restart ends non-finite
     assert cell["success_1e-08"] == 0.0  # ... so none succeeds at step T
@@ -78,8 +73,8 @@ def test_an_unstable_optimizer_that_passes_near_the_minimum_is_not_a_success(reg
     assert cell["relapse_rate"] == pytest.approx(rows["step_to_target_1"].notna().mean())
 
 
-def test_fixed_target_mode_stops_restarts_at_the_target_and_says_so(registry, tmp_path):
-    tables = _stale_near_miss(registry, tmp_path, stop_at_target=True)
+def test_fixed_target_mode_stops_restarts_at_the_target_and_says_so(tmp_path):
+    tables = _stale_near_miss(tmp_path, stop_at_target=True)
     cell, rows = tables["cells"].iloc[0], tables["restarts"]
     near = rows["step_to_target_1e-08"].notna()
     # The same near misses, now stopped where they met the target: the mode is recorded with them.
@@ -90,13 +85,12 @@ def test_fixed_target_mode_stops_restarts_at_the_target_and_says_so(registry, tm
 
 
 def _styblinski_tang(tmp_path, precision, shift=0.0, steps=400):
-    registry = load_registry(make_plugin_manager(local_files=[str(STYBLINSKI_TANG)]))
     targets = tuple(10.0 ** k for k in range(0, -9, -1))
     config = small_config(landscapes=[cfg.Component("styblinski_tang", {"dim": [5], "f_shift": [shift]})],
                           optimizers=[cfg.Component("momentum", {"learning_rate": [0.01]})],
                           restarts=64, steps=steps, targets=targets, precision=precision,
                           plugins=[str(STYBLINSKI_TANG)])
-    return run_tables(config, registry, tmp_path / f"run-{precision}-{shift}")
+    return run_tables(config, tmp_path / f"run-{precision}-{shift}")
 
 
 def test_float32_marks_targets_finer_than_its_resolution_at_f_star(tmp_path):
@@ -115,12 +109,12 @@ def test_float32_marks_targets_finer_than_its_resolution_at_f_star(tmp_path):
 def test_losing_a_target_below_resolution_by_an_ulp_is_rounding_not_a_relapse(registry):
     # Targets 1, 1e-4, 1e-8 with a resolution of 1e-6: only the first two can be lost for real.
     config = small_config(targets=(1.0, 1e-4, 1e-8))
-    landscapes, optimizers = cfg.resolve(config, registry)
+    landscapes, optimizers = plan.resolve(config, registry)
     held = np.array([3, 2, 1, 0, 2])  # targets f(x_T) meets at the end
     reached = np.array([3, 3, 3, 3, 2])  # targets met on the way
     summary = {"loss": np.zeros(5), "best": np.zeros(5), "steps": np.full(5, 40), "diverged": np.full(5, -1),
                "hit": np.zeros((5, 3), int), "held": held, "reached": reached}
-    table = runner.restart_table(Cell(landscapes[0], optimizers[0]), summary, config, resolution=1e-6)
+    table = restart_table(plan.Cell(landscapes[0], optimizers[0]), summary, config, resolution=1e-6)
     # Restart 1 lost only 1e-8, below resolution: an ulp of rounding. Restarts 2 and 3 lost 1e-4 or more.
     assert table["relapsed"].tolist() == [False, False, True, True, False]
     assert table["targets_held"].tolist() == held.tolist()
@@ -150,15 +144,16 @@ def test_a_loss_below_an_exact_f_star_is_a_warning_not_a_success(tmp_path, preci
 
 def test_float64_runs_trace_in_float64_and_leave_float32_runs_alone(registry, tmp_path):
     config = small_config(precision="float64")
-    landscapes, optimizers = cfg.resolve(config, registry)
-    with runner.precision_scope("float64"):
-        instance = runner.build_instance(landscapes[0], 0)
-        result = runner.run_group(instance, optimizers, config, runner.streams(0, landscapes[0]),
-                                  cache=runner.ProgramCache())
+    landscapes, optimizers = plan.resolve(config, registry)
+    # The summary's dtype inside the precision scope: run_group itself (the tables are float64 either way).
+    with compiler.precision_scope("float64"):
+        result = runner.run_group(streams.draw(landscapes[0], 0), optimizers, config,
+                                  cache=compiler.ProgramCache())
     assert result.summary["loss"].dtype == np.float64
     assert jnp.zeros(1).dtype == jnp.float32  # the scope ended with the run
-    single = run_tables(small_config(), registry, tmp_path / "f32")["restarts"]
-    double = run_tables(config, registry, tmp_path / "f64")["restarts"]
+    single = run_tables(small_config(), tmp_path / "f32")["restarts"]
+    double = run_tables(config, tmp_path / "f64")["restarts"]
+    assert jnp.zeros(1).dtype == jnp.float32  # so did a float64 run of the API
     # The same starts and steps: the two precisions agree to float32 rounding.
     np.testing.assert_allclose(double["final_loss"], single["final_loss"], rtol=1e-3, atol=1e-6)
 
@@ -170,7 +165,7 @@ def test_a_value_the_user_gives_is_its_own_entry_never_merged_into_a_sweep(regis
     config = small_config(optimizers=[cfg.parse_optimizer("momentum"),
                                       cfg.parse_optimizer("momentum:momentum=0.5"),
                                       cfg.parse_optimizer("sgd:learning_rate=0.01,0.1")])
-    _, optimizers = cfg.resolve(config, registry)
+    _, optimizers = plan.resolve(config, registry)
     entries = {}
     for o in optimizers:
         entries.setdefault(o.entry, []).append(o)
@@ -179,7 +174,7 @@ def test_a_value_the_user_gives_is_its_own_entry_never_merged_into_a_sweep(regis
     assert {o.values["momentum"] for o in entries["momentum(momentum=0.5)"]} == {0.5}
     assert [len(entries[e]) for e in ("sgd(learning_rate=0.01)", "sgd(learning_rate=0.1)")] == [1, 1]
     # The default sweep holds momentum 0.9 at lr 0.01 and so may the user: still two cells.
-    cells = {Cell(cfg.resolve(config, registry)[0][0], o).id for o in optimizers}
+    cells = {plan.Cell(plan.resolve(config, registry)[0][0], o).id for o in optimizers}
     assert len(cells) == len(optimizers)
 
 
@@ -187,17 +182,17 @@ def test_the_resolved_config_resumes_to_the_same_cells_and_entries(registry):
     config = small_config(optimizers=[cfg.parse_optimizer("momentum:momentum=0.5"),
                                       cfg.parse_optimizer("adam:sweep.learning_rate=0.001,0.1")],
                           tuning="budget:3")
-    landscapes, optimizers = cfg.resolve(config, registry)
-    text = cfg.to_toml(cfg.resolved_config(config, landscapes, optimizers))
+    landscapes, optimizers = plan.resolve(config, registry)
+    text = cfg.to_toml(plan.resolved_config(config, landscapes, optimizers))
     import tomllib
-    again = cfg.resolve(cfg.from_toml(tomllib.loads(text)), registry)[1]
+    again = plan.resolve(cfg.from_toml(tomllib.loads(text)), registry)[1]
     assert [(o.label, o.entry) for o in again] == [(o.label, o.entry) for o in optimizers]
 
 
 def test_a_tuning_budget_gives_every_optimizer_exactly_n_settings_from_its_declared_range(registry):
     names = ["sgd", "adam", "lbfgs", "newton"]
     config = small_config(optimizers=[cfg.Component(n) for n in names], tuning="budget:7")
-    _, optimizers = cfg.resolve(config, registry)
+    _, optimizers = plan.resolve(config, registry)
     for name in names:
         mine = [o for o in optimizers if o.spec.name == name]
         grid = registry.optimizer(name).sweep["learning_rate"]

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from suite import config as cfg
+from suite import plan
 from suite.errors import UsageError
-from suite.metrics import ert, leaderboard, selection_order
+from suite.metrics import ert, leaderboard, selection_order, target_label
 from conftest import hand_tables
 
 
@@ -53,12 +54,12 @@ def test_resolved_config_round_trips_through_toml(registry):
         landscapes=[cfg.Component("bowl", {"dim": ["3"], "condition": ["10", "100"]})],
         optimizers=[cfg.Component("adam", {}), cfg.Component("sgd", {"learning_rate": [0.1]})],
         seed=7, restarts=5, steps=9)
-    landscapes, optimizers = cfg.resolve(config, registry)
+    landscapes, optimizers = plan.resolve(config, registry)
     assert len(landscapes) == 2
     assert len(optimizers) == len(registry.optimizers["adam"].sweep["learning_rate"]) + 1
-    resolved = cfg.resolved_config(config, landscapes, optimizers)
+    resolved = plan.resolved_config(config, landscapes, optimizers)
     again = cfg.from_toml(__import__("tomllib").loads(cfg.to_toml(resolved)))
-    l2, o2 = cfg.resolve(again, registry)
+    l2, o2 = plan.resolve(again, registry)
     assert [c.label for c in l2] == [c.label for c in landscapes]
     assert [c.label for c in o2] == [c.label for c in optimizers]
     assert again.seed == 7 and again.targets == cfg.DEFAULT_TARGETS
@@ -67,11 +68,11 @@ def test_resolved_config_round_trips_through_toml(registry):
 def test_default_targets_are_cocos_51_levels():
     assert len(cfg.DEFAULT_TARGETS) == 51
     assert cfg.DEFAULT_TARGETS[0] == 100.0 and cfg.DEFAULT_TARGETS[-1] == pytest.approx(1e-8)
-    assert cfg.target_label(cfg.DEFAULT_TARGETS[1]) == "63.1"
+    assert target_label(cfg.DEFAULT_TARGETS[1]) == "63.1"
 
 
 def test_checkpoints_are_log_spaced_and_include_both_ends():
-    steps = cfg.checkpoint_steps(1000, 48)
+    steps = plan.checkpoint_steps(1000, 48)
     assert steps[0] == 0 and steps[-1] == 1000
     assert 32 <= len(steps) <= 49
     assert np.all(np.diff(steps) > 0)

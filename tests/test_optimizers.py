@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from suite import config as cfg
-from suite import runner
+from suite import plan, streams
 from suite.metrics import leaderboard
 from conftest import hand_tables, small_config
 from test_runner import _run
@@ -77,15 +77,14 @@ def test_lbfgs_line_search_runs_on_a_mini_batch_landscape(registry, tmp_path):
     assert restarts["final_loss"].median() < 0.8 * start["final_loss"].median()
 
 
-def test_lbfgs_in_the_runner_follows_optax_lbfgs(registry):
+def test_lbfgs_in_the_runner_follows_optax_lbfgs(registry, tmp_path):
     # The runner's extra arguments (value, grad, value_fn, key) drive optax's
     # own L-BFGS exactly as a hand-written loop does.
     config = small_config(landscapes=[cfg.Component("bowl", {"dim": [10], "condition": [100.0]})],
                           optimizers=[cfg.parse_optimizer("lbfgs:learning_rate=1.0")], steps=30, restarts=4)
-    landscapes, settings = cfg.resolve(config, registry)
-    instance = runner.build_instance(landscapes[0], config.seed)
-    streams = runner.streams(config.seed, landscapes[0])
-    result = runner.run_group(instance, settings, config, streams, cache=runner.ProgramCache())
+    final = _run(config, registry, tmp_path)[1]["restarts"].sort_values("restart")["final_loss"]
+    draw = streams.draw(plan.resolve(config, registry)[0][0], config.seed)  # the instance the run drew
+    instance = draw.instance
     tx = optax.lbfgs(1.0)
 
     def run(x):
@@ -96,17 +95,17 @@ def test_lbfgs_in_the_runner_follows_optax_lbfgs(registry):
             return (optax.apply_updates(x, updates), state), None
         return instance.loss(jax.lax.scan(step, (x, tx.init(x)), None, length=config.steps)[0][0])
 
-    starts = jnp.stack([instance.init(jax.random.fold_in(streams[1], i)) for i in range(config.restarts)])
+    starts = jnp.stack([instance.init(jax.random.fold_in(draw.init, i)) for i in range(config.restarts)])
     expected = jax.jit(jax.vmap(run))(starts)
     assert float(expected.max()) < 1e-5  # L-BFGS on a 10-dimensional quadratic: nearly solved
-    np.testing.assert_allclose(result.summary["loss"][0], expected, rtol=0.05, atol=1e-9)
+    np.testing.assert_allclose(final.to_numpy(), expected, rtol=0.05, atol=1e-9)
 
 
 def test_every_optimizer_sweeps_exactly_its_declared_grid(registry):
     # The fair-comparison rule: with nothing given, an optimizer runs its own
     # declared sweep, the same on every landscape, and nothing beyond it.
     for name, spec in registry.optimizers.items():
-        _, settings = cfg.resolve(small_config(optimizers=[cfg.Component(name)]), registry)
+        _, settings = plan.resolve(small_config(optimizers=[cfg.Component(name)]), registry)
         swept = {k: sorted({s.values[k] for s in settings}) for k in spec.sweep}
         assert swept == {k: sorted(v) for k, v in spec.sweep.items()}, name
         assert len(settings) == int(np.prod([len(v) for v in spec.sweep.values()])), name

@@ -113,7 +113,7 @@ def test_a_plugin_that_fails_to_import_does_not_hide_the_others(tmp_path, monkey
     entry_points = [broken, *importlib.metadata.entry_points(group="suite")]
     registry = load_registry(make_plugin_manager(entry_points=entry_points))
     assert "bowl" in registry.landscapes
-    assert any("'broken' failed to load" in p for p in registry.problems)
+    assert any("'broken' failed to load" in p for p in registry.warnings)
 
 
 def test_a_plugin_that_raises_while_registering_is_reported_not_fatal(tmp_path):
@@ -121,7 +121,7 @@ def test_a_plugin_that_raises_while_registering_is_reported_not_fatal(tmp_path):
                         "def register_optimizers(register):\n    raise RuntimeError('boom')\n")
     registry = load_registry(local_files=[path])
     assert "adam" in registry.optimizers
-    assert any("raises.py" in p and "boom" in p for p in registry.problems)
+    assert any("raises.py" in p and "boom" in p for p in registry.warnings)
 
 
 def test_missing_and_broken_plugin_files_are_one_line_errors(tmp_path):

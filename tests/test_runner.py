@@ -9,38 +9,40 @@ import numpy as np
 import optax
 import pandas as pd
 
+import suite.api
 from suite import config as cfg
-from suite import runner
-from suite.config import Cell
-from suite.results import RunDir
-from conftest import small_config
+from suite import batching, compiler, plan, runner, streams
+from suite.metrics import target_label
+from suite.tables import EXECUTION_COLUMNS
+from conftest import count_compiles, small_config
 
 
+def _run(config, registry, path):
+    """Runs ``config`` into ``path`` through the API, resolved against ``registry``: its cell counts and tables."""
+    run = suite.api.run_config(config, out=path, progress=False, registry=registry)
+    return run.counts, run.tables
 
-def _run(config, registry, path, cache=None):
-    landscapes, optimizers = cfg.resolve(config, registry)
-    config = cfg.resolved_config(config, landscapes, optimizers)
-    run_dir = RunDir(path)
-    run_dir.create(cfg.to_toml(config))
-    counts = runner.execute(config, [Cell(l, o) for l in landscapes for o in optimizers],
-                            run_dir, cache=cache)
-    return counts, run_dir.gather()
+
+def _draw(config, registry):
+    """The first landscape setting of ``config`` drawn under its seed, and its optimizer settings."""
+    landscapes, optimizers = plan.resolve(config, registry)
+    return streams.draw(landscapes[0], config.seed), optimizers
 
 
 def _group(config, registry, cache=None):
-    landscapes, optimizers = cfg.resolve(config, registry)
-    cell = landscapes[0]
-    instance = runner.build_instance(cell, config.seed)
-    result = runner.run_group(instance, optimizers, config, runner.streams(config.seed, cell),
-                              cache=cache or runner.ProgramCache())
-    return cell, instance, optimizers, result
+    """``config``'s first landscape with every optimizer setting as one program (the runner's unit)."""
+    draw, optimizers = _draw(config, registry)
+    result = runner.run_group(draw, optimizers, config, cache=cache or compiler.ProgramCache())
+    return draw, optimizers, result
 
 
-def test_vmapped_program_equals_a_plain_loop_over_restarts(registry):
+def test_vmapped_program_equals_a_plain_loop_over_restarts(registry, tmp_path):
     config = small_config(steps=30)
-    cell, landscape, settings, result = _group(config, registry)
-    _, init_stream, _ = runner.streams(config.seed, cell)
+    restarts = _run(config, registry, tmp_path / "run")[1]["restarts"]
+    draw, settings = _draw(config, registry)  # the instance and start stream the run drew
+    landscape = draw.instance
     targets = np.asarray(config.targets)
+    hit_columns = [f"step_to_target_{target_label(t)}" for t in config.targets]
 
     @jax.jit
     def step(x, state, lr):
@@ -48,21 +50,24 @@ def test_vmapped_program_equals_a_plain_loop_over_restarts(registry):
         updates, state = optax.adam(lr).update(grad, state, x)
         return value, optax.apply_updates(x, updates), state
 
-    for h, setting in enumerate(settings):
+    for setting in settings:
         lr = setting.values["learning_rate"]
+        rows = restarts[restarts["p_opt_learning_rate"] == lr].set_index("restart").sort_index()
+        assert list(rows.index) == list(range(config.restarts))
+        hits = rows[hit_columns].fillna(-1).to_numpy(np.int64)  # "never" is missing in the table
         for i in range(config.restarts):
-            x = landscape.init(jax.random.fold_in(init_stream, i))
+            x = landscape.init(jax.random.fold_in(draw.init, i))
             state = optax.adam(lr).init(x)
             losses = []
             for _ in range(config.steps + 1):
                 value, x, state = step(x, state, lr)
                 losses.append(float(value))
             losses = np.array(losses)
-            np.testing.assert_allclose(result.summary["loss"][h, i], losses[-1], rtol=1e-4)
-            np.testing.assert_allclose(result.summary["best"][h, i], losses.min(), rtol=1e-4)
+            np.testing.assert_allclose(rows.loc[i, "final_loss"], losses[-1], rtol=1e-4)
+            np.testing.assert_allclose(rows.loc[i, "best_loss"], losses.min(), rtol=1e-4)
             reached = (losses[:, None] <= targets[None, :])
             first = np.where(reached.any(0), reached.argmax(0), -1)
-            np.testing.assert_array_equal(result.summary["hit"][h, i], first)
+            np.testing.assert_array_equal(hits[i], first)
 
 
 def test_results_do_not_depend_on_batch_or_chunk_size(registry, tmp_path):
@@ -71,8 +76,8 @@ def test_results_do_not_depend_on_batch_or_chunk_size(registry, tmp_path):
     _, split = _run(dataclasses.replace(config, batch=3, chunk=7), registry, tmp_path / "split")
     pd.testing.assert_frame_equal(whole["restarts"], split["restarts"])
     pd.testing.assert_frame_equal(whole["curves"], split["curves"])
-    pd.testing.assert_frame_equal(whole["cells"].drop(columns=list(runner.EXECUTION_COLUMNS)),
-                                  split["cells"].drop(columns=list(runner.EXECUTION_COLUMNS)))
+    pd.testing.assert_frame_equal(whole["cells"].drop(columns=list(EXECUTION_COLUMNS)),
+                                  split["cells"].drop(columns=list(EXECUTION_COLUMNS)))
 
 
 def test_same_seed_gives_identical_tables_and_another_seed_does_not(registry, tmp_path):
@@ -87,57 +92,46 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(registry, tm
 def test_restart_starts_from_the_same_point_for_every_optimizer(registry):
     config = small_config(steps=1, optimizers=[cfg.Component("sgd", {"learning_rate": [0.1]}),
                                                cfg.Component("adam", {"learning_rate": [0.1]})])
-    landscapes, optimizers = cfg.resolve(config, registry)
-    instance = runner.build_instance(landscapes[0], config.seed)
-    streams = runner.streams(config.seed, landscapes[0])
-    losses = [runner.run_group(instance, [o], config, streams, cache=runner.ProgramCache())
+    draw, optimizers = _draw(config, registry)
+    losses = [runner.run_group(draw, [o], config, cache=compiler.ProgramCache())
               .summary["ckpt_loss"][0, :, 0] for o in optimizers]  # f at step 0
     np.testing.assert_array_equal(losses[0], losses[1])
     assert len(set(losses[0].tolist())) == config.restarts  # restarts differ from each other
-
-
-class _CompileCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, event, duration, **kwargs):
-        if event == "/jax/core/compile/backend_compile_duration":
-            self.count += 1
+    # ... and that point is restart i's start, as the streams define it.
+    starts = np.array([float(draw.instance.loss(streams.start(draw, i))) for i in range(config.restarts)])
+    np.testing.assert_allclose(losses[0], starts, rtol=1e-5)
 
 
 def test_a_second_learning_rate_compiles_nothing_new(registry):
-    # Dimensions no other test uses, so JAX's own in-memory cache is cold.
+    # count_compiles clears JAX's in-memory caches first: the counts do not depend on other tests.
     def bowl(**values):
         return [cfg.Component("bowl", {"dim": [11]} | {k: [v] for k, v in values.items()})]
 
-    counter = _CompileCounter()
-    jax.monitoring.register_event_duration_secs_listener(counter)
-    try:
-        cache = runner.ProgramCache()
+    cache = compiler.ProgramCache()
+    with count_compiles() as compiles:
         adam = cfg.Component("adam", {"learning_rate": [0.01, 0.1]})
         _group(small_config(landscapes=bowl(), optimizers=[adam]), registry, cache)
-        first = counter.count
-        assert first > 0
+        first, programs = sum(compiles.values()), cache.compilations
+        assert first > 0 and programs > 0
         adam = cfg.Component("adam", {"learning_rate": [0.003, 0.3]})
         _group(small_config(landscapes=bowl(), optimizers=[adam]), registry, cache)
-        assert counter.count == first, "a new learning rate recompiled the program"
+        assert sum(compiles.values()) == first, "a new learning rate recompiled the program"
         # Another landscape instance of the same structure reuses it too.
         _group(small_config(landscapes=bowl(condition=1e3), optimizers=[adam]), registry, cache)
-        assert counter.count == first
+        assert sum(compiles.values()) == first and cache.compilations == programs
         # Wrapper floats are traced too: new noise levels and clip thresholds compile nothing.
         wrapped = cfg.parse_optimizer("adam:learning_rate=0.01,0.1+noise:eta=0.01,0.3+clip:threshold=1.0")
         _group(small_config(landscapes=bowl(), optimizers=[wrapped]), registry, cache)
-        second = counter.count
+        second, programs = sum(compiles.values()), cache.compilations
         assert second > first  # wrappers make another program
         wrapped = cfg.parse_optimizer("adam:learning_rate=0.03,0.3+noise:eta=1.0,0.1+clip:threshold=5.0")
         _group(small_config(landscapes=bowl(), optimizers=[wrapped]), registry, cache)
-        assert counter.count == second, "a new wrapper value recompiled the program"
+        assert sum(compiles.values()) == second, "a new wrapper value recompiled the program"
+        assert cache.compilations == programs
         # A new shape does compile: the counter is live.
         _group(small_config(landscapes=[cfg.Component("bowl", {"dim": [12]})], optimizers=[adam]),
                registry, cache)
-        assert counter.count > first
-    finally:
-        jax.monitoring.unregister_event_duration_listener(counter)
+        assert sum(compiles.values()) > second and cache.compilations > programs
 
 
 def test_divergence_is_recorded_and_nan_never_counts_as_best(registry, tmp_path):
@@ -159,7 +153,8 @@ def test_divergence_is_recorded_and_nan_never_counts_as_best(registry, tmp_path)
 def test_in_fixed_target_mode_a_restart_stops_at_the_last_target_and_the_run_stops_early(registry):
     config = small_config(steps=5000, targets=(1.0, 1e-3), stop_at_target=True,
                           optimizers=[cfg.Component("momentum", {"learning_rate": [0.05]})])
-    _, _, _, result = _group(config, registry)
+    # The summary the program leaves, before it becomes tables: run_group itself.
+    _, _, result = _group(config, registry)
     hit = result.summary["hit"][0]
     assert np.all(hit[:, -1] >= 0)
     np.testing.assert_array_equal(result.summary["steps"][0], hit[:, -1])
@@ -169,12 +164,14 @@ def test_in_fixed_target_mode_a_restart_stops_at_the_last_target_and_the_run_sto
     assert np.all(result.summary["ckpt_loss"][0][:, -1] == result.summary["loss"][0])
 
 
-def test_memory_budget_splits_restarts_into_batches(registry, monkeypatch):
-    monkeypatch.setattr(runner, "memory_budget", lambda device: 40_000)
+def test_memory_budget_splits_restarts_into_batches(registry, monkeypatch, tmp_path):
+    monkeypatch.setattr(batching, "memory_budget", lambda device: 40_000)
     config = small_config(restarts=50)
-    _, _, _, result = _group(config, registry)
-    assert result.batch < 50
-    assert result.summary["loss"].shape == (2, 50)
+    _, tables = _run(config, registry, tmp_path / "run")
+    cells, restarts = tables["cells"], tables["restarts"]
+    assert len(cells) == 2 and (cells["batch"] < 50).all()
+    # Every restart of both settings, once: the batches add up to the 50.
+    assert restarts.groupby("cell_id")["restart"].apply(sorted).tolist() == [list(range(50))] * 2
 
 
 def test_a_stochastic_landscape_is_scored_on_its_exact_loss(registry, tmp_path):
@@ -185,7 +182,7 @@ def test_a_stochastic_landscape_is_scored_on_its_exact_loss(registry, tmp_path):
         optimizers=[cfg.Component("sgd", {"learning_rate": [0.3]})], restarts=8, steps=200)
     _, tables = _run(config, registry, tmp_path / "run")
     f_opt = float(tables["cells"]["f_opt"].iloc[0])
-    landscape = runner.build_instance(cfg.resolve(config, registry)[0][0], config.seed)
+    landscape = _draw(config, registry)[0].instance  # the instance the run drew
     assert landscape.stochastic and f_opt == float(landscape.f_opt) > 0
     assert (tables["restarts"]["best_loss"] >= f_opt - 1e-6).all()
     batch_losses = jax.vmap(lambda k: landscape.loss(landscape.x_opt, k))(
@@ -196,11 +193,11 @@ def test_a_stochastic_landscape_is_scored_on_its_exact_loss(registry, tmp_path):
 def test_instances_are_distinct_draws_that_share_one_program_and_keep_instance_zero(registry, tmp_path):
     base = dict(landscapes=[cfg.Component("logistic", {"dim": [3], "samples": [32]})],
                 optimizers=[cfg.Component("adam", {"learning_rate": [0.1]})], restarts=4, steps=20)
-    cache = runner.ProgramCache()
-    _, one = _run(small_config(**base), registry, tmp_path / "one", cache)
-    compiled = cache.compilations
-    _, three = _run(small_config(instances=3, **base), registry, tmp_path / "three", cache)
-    assert cache.compilations == compiled  # instances are data: no new program
+    _, one = _run(small_config(**base), registry, tmp_path / "one")
+    _, three = _run(small_config(instances=3, **base), registry, tmp_path / "three")
+    # Instances are data: the run compiles one program and the other instances reuse it.
+    groups = three["cells"].drop_duplicates("group")
+    assert len(groups) == 3 and (groups["compile_seconds"] > 0).sum() == 1
     cells = three["cells"].sort_values("instance")
     assert list(cells["instance"]) == [0, 1, 2]
     assert cells["f_opt"].nunique() == 3  # three different data sets

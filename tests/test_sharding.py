@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
 import pandas as pd
 
-from suite.runner import EXECUTION_COLUMNS
+from suite.tables import EXECUTION_COLUMNS
 
 ARGS = ["--landscape", "bowl:dim=5", "--landscape", "saddle", "--landscape", "deep_linear:depth=2:width=2",
         "--optimizer", "adam:learning_rate=0.01,0.1", "--optimizer", "sgd:learning_rate=0.01",
@@ -62,29 +63,40 @@ def test_sharded_runs_equal_one_device(tmp_path):
     _same(tmp_path / "one", tmp_path / "two")
 
 
-def _free_port() -> int:
-    import socket
+def _reserved_port() -> socket.socket:
+    """A socket holding a free localhost port, for the coordinator to bind while it stays open.
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    Finding a free port, closing it and binding it later races every other process
+    on the machine: the port may be taken in between. Instead the port stays bound
+    here, with SO_REUSEPORT, until the run is over. JAX's coordination service (a
+    gRPC server) binds with SO_REUSEPORT too, so it can share the port; the kernel
+    hands it to no other process asking for a free port, and any other process
+    binding it without SO_REUSEPORT is refused. Not listening, this socket takes no
+    connections: they all reach the coordinator. (The JAX coordinator cannot be
+    asked to pick a port itself: the other process must know it in advance.)
+    """
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    held.bind(("127.0.0.1", 0))
+    return held
 
 
 def test_two_processes_equal_one(tmp_path):
     """`suite run --distributed` on two localhost processes writes the tables of one process."""
     _run(tmp_path / "one", 1)
     env = os.environ | {"SUITE_COMPILE_CACHE": "off", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
-    common = [sys.executable, "-m", "suite", "run", *ARGS, "--out", str(tmp_path / "two"), "--distributed",
-              "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2"]
-    other = subprocess.Popen([*common, "--process-id", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, env=env)
-    try:
-        first = subprocess.run([*common, "--process-id", "0"], capture_output=True, text=True, env=env,
-                               timeout=600)
-        assert first.returncode == 0, first.stderr
-        assert other.wait(timeout=120) == 0, other.stdout.read()
-    finally:
-        other.kill()
+    with _reserved_port() as held:
+        common = [sys.executable, "-m", "suite", "run", *ARGS, "--out", str(tmp_path / "two"), "--distributed",
+                  "--coordinator", f"127.0.0.1:{held.getsockname()[1]}", "--num-processes", "2"]
+        other = subprocess.Popen([*common, "--process-id", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, env=env)
+        try:
+            first = subprocess.run([*common, "--process-id", "0"], capture_output=True, text=True, env=env,
+                                   timeout=600)
+            assert first.returncode == 0, first.stderr
+            assert other.wait(timeout=120) == 0, other.stdout.read()
+        finally:
+            other.kill()
     metadata = json.loads((tmp_path / "two" / "metadata.json").read_text())
     assert metadata["device"]["count"] == 2  # one device in each process
     _same(tmp_path / "one", tmp_path / "two")

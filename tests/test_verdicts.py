@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suite import metrics, ranking
+from suite import metrics
+from suite.metrics import ranking
 
 NAN = float("nan")
 
@@ -87,6 +88,9 @@ def test_ert_over_any_leading_axes_matches_a_plain_loop():
             used = sum(h if not math.isnan(h) else s for h, s in zip(hits[i, j], steps[i, j], strict=True))
             successes = sum(not math.isnan(h) for h in hits[i, j])
             assert out[i, j] == (used / successes if successes else math.inf)
+    # And by hand: (2 + 9 + 6) steps over two successes; no success, no finite ERT.
+    hand = metrics.ert(np.array([[2.0, NAN, 6.0], [NAN, NAN, NAN]]), np.array([[4, 9, 8], [5, 5, 5]]), axis=-1)
+    assert hand[0] == 8.5 and math.isinf(hand[1])
 
 
 def test_quantiles_tolerate_infinities_and_nan():
@@ -261,7 +265,7 @@ def test_leaderboard_win_rates_and_bootstrap_agree_where_a_second_rule_would_not
 
 
 def test_the_setting_shows_only_the_entry_s_own_swept_hyperparameters():
-    from suite.cli import _swept
+    from suite.terminal import _swept
 
     cells = pd.DataFrame([
         _cell("a1", "L", "adam", p_opt_learning_rate=0.01, p_opt_f_min=NAN, p_opt_b1=0.9),
@@ -298,7 +302,8 @@ def _report_folder(tmp_path, cells: pd.DataFrame, restarts: pd.DataFrame):
 
 def test_the_report_says_tied_unsolved_below_resolution_and_f_star_violated(tmp_path):
     from suite.report import Note, Table, headline
-    from suite.report.sections import landscape_table, leaderboard, metadata, summary
+    from suite.report.landscape_sections import landscape_table
+    from suite.report.sections import leaderboard, metadata, summary
 
     rows = [_held(4, hit=5 + i % 3) if i % 2 else _held(1, final=0.3) for i in range(12)]
     tie_cells, tie_restarts = _tables({"a": ("A", rows), "b": ("B", rows)}, LABELS4, landscape="T")
@@ -348,7 +353,7 @@ def test_the_report_says_tied_unsolved_below_resolution_and_f_star_violated(tmp_
 
 def test_a_target_below_resolution_reads_as_such_in_the_table(tmp_path):
     from suite.report import Table
-    from suite.report.sections import landscape_table
+    from suite.report.landscape_sections import landscape_table
 
     # Every target is below the resolution of f* = 1e8 in float32 (4 spacings of 8 = 32): the
     # fallback is the easiest target, and its shares are not percentages.

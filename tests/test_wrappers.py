@@ -14,9 +14,9 @@ import pytest
 
 import suite
 from suite import config as cfg
-from suite import runner
+from suite import plan, streams
 from suite.plugins.noise import add_annealed_noise
-from conftest import small_config
+from conftest import count_compiles, small_config
 from test_runner import _run
 
 
@@ -79,56 +79,64 @@ def test_stale_tau_0_is_the_plain_optimizer_bit_for_bit_through_the_runner(regis
     assert (wrapped["restarts"]["p_wrap_stale_tau"] == 0).all()
 
 
-def test_stale_through_the_runner_equals_a_delayed_loop_per_restart(registry):
+def test_stale_through_the_runner_equals_a_delayed_loop_per_restart(registry, tmp_path):
     # The whole vmapped program, not just the transformation: every restart of
     # adam+stale(τ=4) on a bowl follows the hand-written delayed recursion.
     tau, config = 4, small_config(restarts=3, steps=25,
                                   optimizers=[cfg.parse_optimizer("adam:learning_rate=0.05+stale:tau=4")])
-    landscapes, settings = cfg.resolve(config, registry)
-    instance = runner.build_instance(landscapes[0], config.seed)
-    streams = runner.streams(config.seed, landscapes[0])
-    result = runner.run_group(instance, settings, config, streams, cache=runner.ProgramCache())
+    final = _run(config, registry, tmp_path)[1]["restarts"].set_index("restart")["final_loss"]
+    draw = streams.draw(plan.resolve(config, registry)[0][0], config.seed)  # the instance the run drew
+    instance = draw.instance
     for i in range(config.restarts):
-        xs = [instance.init(jax.random.fold_in(streams[1], i))]
+        xs = [instance.init(jax.random.fold_in(draw.init, i))]
         adam = optax.adam(0.05)
         state = adam.init(xs[0])
         for k in range(config.steps):
             updates, state = adam.update(jax.grad(instance.loss)(xs[max(k - tau, 0)]), state, xs[k])
             xs.append(optax.apply_updates(xs[k], updates))
-        np.testing.assert_allclose(result.summary["loss"][0, i], instance.loss(xs[-1]), rtol=1e-4)
+        np.testing.assert_allclose(final[i], instance.loss(xs[-1]), rtol=1e-4)
 
 
 # --- noise --------------------------------------------------------------------------
 
 
+FIXED_START = '''
+import jax.numpy as jnp, suite
+
 def _ones(data, key):
     del data, key
     return jnp.ones(3)
-
 
 def _bowl(data, x, key):
     del data, key
     return 0.5 * jnp.sum(x**2)
 
+def build(params, *, key):
+    return suite.Landscape(data={}, init_fn=_ones, loss_fn=_bowl, f_opt=0.0)
 
-def _final_losses(registry, optimizer: str, seed: int) -> np.ndarray:
+@suite.hookimpl
+def register_landscapes(register):
+    register("fixed_start", build, params=[], doc="A bowl every restart starts on at the same point.")
+'''
+
+
+def _final_losses(out, optimizer: str, seed: int) -> np.ndarray:
     # Every restart starts at the same point: only gradient noise tells them apart.
-    instance = suite.Landscape(data={}, init_fn=_ones, loss_fn=_bowl, f_opt=0.0)
-    config = small_config(restarts=6, steps=10, seed=seed, optimizers=[cfg.parse_optimizer(optimizer)])
-    landscapes, settings = cfg.resolve(config, registry)
-    result = runner.run_group(instance, settings, config, runner.streams(seed, landscapes[0]),
-                              cache=runner.ProgramCache())
-    return result.summary["loss"][0]
+    plugin = out.parent / "fixed_start.py"
+    plugin.write_text(FIXED_START)
+    run = suite.run(landscapes=["fixed_start"], optimizers=[optimizer], plugins=[str(plugin)], restarts=6,
+                    steps=10, seed=seed, out=out, progress=False)
+    return run.restarts.sort_values("restart")["final_loss"].to_numpy()
 
 
-def test_noise_streams_differ_between_restarts_and_repeat_under_the_same_seed(registry):
+def test_noise_streams_differ_between_restarts_and_repeat_under_the_same_seed(tmp_path):
     noisy = "sgd:learning_rate=0.1+noise:eta=0.3"
-    first = _final_losses(registry, noisy, seed=0)
+    first = _final_losses(tmp_path / "first", noisy, seed=0)
     assert len(set(first.tolist())) == len(first), "two restarts drew the same noise"
-    np.testing.assert_array_equal(first, _final_losses(registry, noisy, seed=0))
-    assert not np.any(np.isin(first, _final_losses(registry, noisy, seed=1)))
+    np.testing.assert_array_equal(first, _final_losses(tmp_path / "again", noisy, seed=0))
+    assert not np.any(np.isin(first, _final_losses(tmp_path / "seed-1", noisy, seed=1)))
     # Without the wrapper every restart follows one path: the differences above are the noise.
-    plain = _final_losses(registry, "sgd:learning_rate=0.1", seed=0)
+    plain = _final_losses(tmp_path / "plain", "sgd:learning_rate=0.1", seed=0)
     assert len(set(plain.tolist())) == 1
 
 
@@ -236,21 +244,26 @@ threshold = 2.0
 
 def test_config_wraps_one_optimizer_or_all_and_round_trips(registry):
     config = cfg.from_toml(tomllib.loads(TOML))
-    _, settings = cfg.resolve(config, registry)
+    _, settings = plan.resolve(config, registry)
     assert [s.entry for s in settings] == ["adam(learning_rate=0.01)+stale(tau=0)+clip(threshold=2.0)",
                                            "adam(learning_rate=0.01)+stale(tau=8)+clip(threshold=2.0)",
                                            "sgd(learning_rate=0.1)+clip(threshold=2.0)"]
     # Run-wide wrappers sit outside the optimizer's own.
     assert [w.spec.name for w in settings[1].wrappers] == ["stale", "clip"]
-    resolved = cfg.resolved_config(config, *cfg.resolve(config, registry))
+    resolved = plan.resolved_config(config, *plan.resolve(config, registry))
     again = cfg.from_toml(tomllib.loads(cfg.to_toml(resolved)))
-    assert [s.label for s in cfg.resolve(again, registry)[1]] == [s.label for s in settings]
+    assert [s.label for s in plan.resolve(again, registry)[1]] == [s.label for s in settings]
 
 
 def test_a_wrapper_sweep_compiles_one_program_per_static_value(registry, tmp_path):
+    # Compilations of the training program (the chunk of steps), as JAX itself counts them.
     config = small_config(optimizers=[cfg.parse_optimizer("sgd:learning_rate=0.1+noise:eta=0.01,0.1,1.0")])
-    cells = _run(config, registry, tmp_path / "float")[1]["cells"]
-    assert cells["program"].nunique() == 1 and len(cells) == 3  # float values: one program
+    with count_compiles() as compiles:
+        cells = _run(config, registry, tmp_path / "float")[1]["cells"]
+    assert len(cells) == 3 and (cells["status"] == "ok").all()
+    assert compiles["jit(run_chunk)"] == 1, compiles  # float values are traced inputs: one compilation
     config = small_config(optimizers=[cfg.parse_optimizer("sgd:learning_rate=0.1+stale:tau=1,2")])
-    cells = _run(config, registry, tmp_path / "static")[1]["cells"]
-    assert cells["program"].nunique() == 2  # τ shapes the state: a program each
+    with count_compiles() as compiles:
+        cells = _run(config, registry, tmp_path / "static")[1]["cells"]
+    assert len(cells) == 2 and (cells["status"] == "ok").all()
+    assert compiles["jit(run_chunk)"] == 2, compiles  # τ shapes the state (τ stored gradients): one each

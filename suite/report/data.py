@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite import metrics, ranking
+from suite import metrics
+from suite.metrics import ranking
 from suite.results import RunDir
 
 # Simulated restarts per (cell, target) for runtime ECDFs; cocopp draws about as many.

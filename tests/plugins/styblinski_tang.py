@@ -55,13 +55,13 @@ def _loss(data, x, key):
     return styblinski_tang(x)
 
 
-def build(params, *, key):
+def build(values, *, key):
     """Styblinski–Tang function (Styblinski & Tang 1990); exact f* = −39.16617 D, optionally shifted."""
     del key  # nothing random but the starts
-    dim = params["dim"]
+    dim = values["dim"]
     x_opt = jnp.full((dim,), X_OPT, dtype=jnp.result_type(float))
     return suite.Landscape(data={"x_opt": x_opt}, init_fn=_init, loss_fn=_loss,
-                           f_opt=dim * F_OPT_PER_COORDINATE + params["f_shift"], x_opt=x_opt,
+                           f_opt=dim * F_OPT_PER_COORDINATE + values["f_shift"], x_opt=x_opt,
                            tags=("multimodal",))
 
 

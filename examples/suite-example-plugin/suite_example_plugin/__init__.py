@@ -31,10 +31,10 @@ def _loss(data, x, key):
     return 0.5 * jnp.sum(x**4 - 16 * x**2 + 5 * x)
 
 
-def build(params, *, key):
+def build(values, *, key):
     """Styblinski–Tang function (Styblinski & Tang 1990): 2^d minima, one global."""
     del key  # deterministic
-    dim = params["dim"]
+    dim = values["dim"]
     x_opt = jnp.full((dim,), X_OPT)
     return suite.Landscape(data={"x_opt": x_opt}, init_fn=_init, loss_fn=_loss,
                            f_opt=F_OPT_PER_DIM * dim, x_opt=x_opt, tags=("multimodal",))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suite.metrics import TIE_LEVEL, instances, rank_entries
+from suite.metrics.board import TIE_LEVEL, instances, rank_entries
 
 # AlgoPerf integrates performance profiles up to a ratio of 4 (Dahl et al.,
 # "Benchmarking neural network training algorithms", arXiv:2306.07179, §4.5).

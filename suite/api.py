@@ -1,0 +1,324 @@
+"""The Python API: ``suite.run(...)`` runs a benchmark, ``suite.load(run_dir)`` reads one back.
+
+Both return a :class:`Run`: the run folder's tidy tables as pandas
+DataFrames, its leaderboard, and :meth:`Run.report` for the HTML report. The
+``suite`` command is a thin layer over :func:`run_config`::
+
+    import suite
+
+    run = suite.run(landscapes=["bowl:dim=10:condition=10,1000"],
+                    optimizers=["adam", "sgd:learning_rate=0.01,0.1"],
+                    restarts=64, steps=500, out="reports/bowl")
+    run.leaderboard()[["landscape_label", "rank", "entry", "p_value"]]
+    run.report()  # reports/bowl/report.html
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from suite import config as cfg
+from suite import environment, plan
+from suite.errors import UsageError
+from suite.registry import Registry, load_registry
+from suite.results import RunDir
+from suite.runner import Progress
+
+
+def default_config_text() -> str:
+    """The built-in default benchmark's TOML."""
+    return resources.files("suite").joinpath("configs/default.toml").read_text()
+
+
+@dataclasses.dataclass
+class Run:
+    """A run folder: its config, metadata and tables, read from disk on demand.
+
+    Attributes:
+      path: the run folder.
+      counts: for a run just executed, ``{"ran", "skipped", "failed"}`` cells;
+        empty for a loaded one.
+      interrupted: whether the run was stopped before every cell finished.
+    """
+
+    path: Path
+    counts: dict = dataclasses.field(default_factory=dict)
+    interrupted: bool = False
+    _tables: dict | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def config(self) -> cfg.RunConfig:
+        """The resolved config the run was made from (``config.toml``)."""
+        file = RunDir(self.path).config_path
+        return cfg.from_toml(cfg.load_toml(file), str(file))
+
+    @property
+    def metadata(self) -> dict:
+        """Versions, device, seed, git commit and times (``metadata.json``)."""
+        return RunDir(self.path).read_metadata()
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the run by name: restarts, cells, curves (and diagnostics' ones)."""
+        if self._tables is None:
+            self._tables = RunDir(self.path).tables()
+        return self._tables
+
+    @property
+    def restarts(self) -> pd.DataFrame:
+        """One row per restart per cell."""
+        return self.tables["restarts"]
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        """One row per cell: conditions, timings and scores at every target."""
+        return self.tables["cells"]
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """Per cell, quantiles over restarts of the loss at the checkpoint steps."""
+        return self.tables["curves"]
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """The cells that failed, with their one-line errors."""
+        cells = self.cells
+        return cells[cells["status"] != "ok"] if not cells.empty else cells
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Per landscape, every entry at its selected setting, ranked (see :func:`suite.metrics.leaderboard`)."""
+        from suite.metrics import leaderboard
+
+        cells = self.cells
+        if cells.empty or not (cells["status"] == "ok").any():
+            return pd.DataFrame()
+        return leaderboard(cells, self.restarts)
+
+    def report(self, path: str | Path | None = None, *, plugins: Iterable[str] = ()) -> Path:
+        """Writes the self-contained HTML report (default ``RUN_DIR/report.html``); returns its path."""
+        from suite.report import write_report
+
+        registry = load_registry(local_files=[*self._plugins(), *plugins])
+        return write_report(self.path, path, registry=registry)
+
+    def _plugins(self) -> list[str]:
+        try:
+            return [p for p in self.config.plugins if Path(p).is_file()]
+        except UsageError:
+            return []
+
+
+def load(run_dir: str | Path) -> Run:
+    """The run in ``run_dir`` (finished, interrupted or still running)."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UsageError(f"run folder {str(path)!r} does not exist")
+    if not (path / "config.toml").is_file() and not (path / "cells.parquet").is_file():
+        raise UsageError(f"{str(path)!r} is not a run folder (no config.toml or cells.parquet in it)")
+    return Run(path)
+
+
+def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
+                landscapes: Iterable[str | dict] | None = None,
+                optimizers: Iterable[str | dict] | None = None,
+                wrap: Iterable[str | dict] | None = None, **settings: Any) -> cfg.RunConfig:
+    """A checked :class:`~suite.config.RunConfig` from a config and overrides.
+
+    Args:
+      config: a TOML file, parsed TOML (a dict), a ``RunConfig``, or None for
+        the built-in default benchmark.
+      landscapes, optimizers, wrap: replace the config's lists; each item is
+        the command line's text (``"bowl:dim=10"``, ``"adam+stale:tau=8"``) or
+        a TOML table as a dict (``{"name": "bowl", "dim": [10, 20]}``).
+      settings: run keys (``restarts``, ``steps``, ``seed``, ``precision``, ...;
+        see :data:`suite.config.RUN_KEYS`).
+    """
+    if isinstance(config, cfg.RunConfig):
+        config = dataclasses.replace(config)
+    elif isinstance(config, dict):
+        config = cfg.from_toml(config, "the config given")
+    elif config is None:
+        config = cfg.from_toml(tomllib.loads(default_config_text()), "the default benchmark")
+    else:
+        config = cfg.from_toml(cfg.load_toml(config), str(config))
+    if landscapes is not None:
+        config.landscapes = _components(landscapes, "landscape")
+    if optimizers is not None:
+        config.optimizers = _components(optimizers, "optimizer")
+    if wrap is not None:
+        config.wrappers = _components(wrap, "wrap")
+    for name, value in settings.items():
+        if name not in cfg.RUN_KEYS:
+            raise UsageError(f"unknown setting {name!r}; choose from: {', '.join(sorted(cfg.RUN_KEYS))}")
+        if value is None:
+            continue
+        if name == "targets":
+            value = tuple(value) if isinstance(value, (list, tuple)) else value
+        if name in ("plugins", "diagnostics"):
+            value = [value] if isinstance(value, (str, Path)) else value
+            value = [str(v) for v in value] if isinstance(value, (list, tuple)) else value
+            if name == "diagnostics" and value == ["all"]:
+                value = list(cfg.DIAGNOSTICS)
+        setattr(config, name, value)
+    config.check()
+    return config
+
+
+def _components(items, kind: str) -> list[cfg.Component]:
+    """Components from the command line's text or TOML tables (dicts), in the order given."""
+    if isinstance(items, (str, dict)):
+        items = [items]
+    field = {"landscape": "landscapes", "optimizer": "optimizers", "wrap": "wrappers"}[kind]
+    out = []
+    for item in items:
+        if isinstance(item, str) and kind == "optimizer":
+            out.append(cfg.parse_optimizer(item, "optimizer"))
+        elif isinstance(item, str):
+            out.append(cfg.Component(*cfg.parse_component(item, kind)))
+        else:
+            out += getattr(cfg.from_toml({kind: [item]}, f"the {kind} given"), field)
+    return out
+
+
+def run(config: str | Path | dict | cfg.RunConfig | None = None, *,
+        landscapes: Iterable[str | dict] | None = None, optimizers: Iterable[str | dict] | None = None,
+        wrap: Iterable[str | dict] | None = None, out: str | Path | None = None,
+        progress: bool | Progress = True, compile_cache: str | None = None, **settings: Any) -> Run:
+    """Runs a benchmark and returns it.
+
+    Args:
+      config: a TOML file, parsed TOML, a ``RunConfig``, or None: the built-in
+        default benchmark.
+      landscapes, optimizers, wrap: replace the config's lists (see :func:`make_config`).
+      out: the run folder (default ``reports/<date-time>/``); it must not hold a run yet.
+      progress: True draws a progress bar on stderr, False nothing, or a
+        :class:`suite.runner.Progress` of your own.
+      compile_cache: JAX's persistent compilation cache folder, or ``"off"``.
+      settings: run keys: ``restarts``, ``steps``, ``seed``, ``instances``,
+        ``targets``, ``precision``, ``stop_at_target``, ``tuning``,
+        ``diagnostics``, ``plugins``, ... (:data:`suite.config.RUN_KEYS`).
+
+    Returns:
+      The :class:`Run`; cells that failed are in ``run.failed``, not raised.
+
+    Raises:
+      UsageError: a bad name, value or folder (one line naming it).
+      KeyboardInterrupt: after keeping every finished cell (continue with :func:`resume`).
+    """
+    given = {"config": config, "landscapes": landscapes, "optimizers": optimizers, "wrap": wrap, **settings}
+    call = "suite.run(" + ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None) + ")"
+    config = make_config(config, landscapes=landscapes, optimizers=optimizers, wrap=wrap, **settings)
+    return run_config(config, out=new_run_dir(out), progress=progress, compile_cache=compile_cache,
+                      command=[call])
+
+
+def resume(run_dir: str | Path, *, plugins: Iterable[str] = (), progress: bool | Progress = True,
+           compile_cache: str | None = None) -> Run:
+    """Finishes an interrupted run under its own config, skipping the cells that finished."""
+    path = Path(run_dir)
+    file = RunDir(path).config_path
+    if not file.is_file():
+        raise UsageError(f"resume {str(path)!r} is not a run folder (no config.toml in it)")
+    config = cfg.from_toml(cfg.load_toml(file), str(file))
+    config.plugins = list(config.plugins) + list(plugins)
+    return run_config(config, out=path, resume=True, progress=progress, compile_cache=compile_cache,
+                      command=["suite.resume(...)"])
+
+
+def new_run_dir(out: str | Path | None, check: bool = True) -> Path:
+    """``out``, refused if it already holds a run; by default a new ``reports/<date-time>/``."""
+    if out is not None:
+        path = Path(out)
+        if check and (path / "config.toml").exists():
+            raise UsageError(f"run folder {str(out)!r} already holds a run; continue it with "
+                             f"suite run --resume {out} (suite.resume in Python) or choose another folder")
+        return path
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = Path("reports") / stamp, 1
+    while path.exists():
+        n += 1
+        path = Path("reports") / f"{stamp}-{n}"
+    return path
+
+
+def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progress: bool | Progress = True,
+               compile_cache: str | None = None, command: list[str] | None = None,
+               registry: Registry | None = None, leader: bool = True, cache=None) -> Run | None:
+    """Resolves ``config``, runs every unfinished cell into ``out`` and gathers the tables.
+
+    The lower layer of :func:`run` and ``suite run``. With ``leader=False``
+    (another process of a ``--distributed`` run) it only computes; process 0
+    writes. ``cache`` (a :class:`suite.compiler.ProgramCache`) keeps compiled
+    programs across calls, for scripts that run the same programs again.
+    Returns the :class:`Run` (None on a non-leader).
+    """
+    from suite import runner
+
+    registry = registry or load_registry(local_files=config.plugins)
+    landscapes, optimizers = plan.resolve(config, registry)
+    resolved = plan.resolved_config(config, landscapes, optimizers)
+    cache_dir = environment.enable_compile_cache(compile_cache)
+    cells = [plan.Cell(landscape, optimizer) for landscape in landscapes for optimizer in optimizers]
+    run_dir = RunDir(out)
+    if not leader:
+        runner.execute(resolved, cells, run_dir, cache=cache)
+        return None
+    if resume:
+        metadata = run_dir.read_metadata()
+        metadata.setdefault("resumed", []).append(environment.now())
+    else:
+        run_dir.create(cfg.to_toml(resolved))
+        metadata = environment.collect(config.seed, command or ["suite.run(...)"],
+                                       sorted({c.spec.plugin for c in landscapes + optimizers}))
+    metadata["compile_cache"] = cache_dir
+    # The conditions of every number in the run, beside the config that set them.
+    metadata |= {"precision": config.precision, "stop_at_target": config.stop_at_target,
+                 "tuning": config.tuning}
+    run_dir.write_metadata(metadata)
+    run_dir.write_plan(plan.plan_record(cells, landscapes, optimizers))
+
+    bar = _progress(progress)
+    bar.announce(f"{len(cells)} cells ({len(landscapes)} landscapes × {len(optimizers)} optimizer "
+                 f"settings), {config.restarts} restarts × {config.steps} steps → {out}")
+    for warning in registry.warnings:
+        bar.warn(warning)
+    interrupted, counts = False, {}
+    try:
+        with bar:
+            counts = runner.execute(resolved, cells, run_dir, progress=bar, cache=cache)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        tables = run_dir.gather()
+        metadata["finished"] = environment.now()
+        metadata["interrupted"] = interrupted
+        run_dir.write_metadata(metadata)
+    return Run(Path(out), counts, interrupted, tables)
+
+
+def _progress(progress: bool | Progress) -> Progress:
+    """The progress to report to: the caller's own, a rich bar on stderr, or nothing."""
+    if isinstance(progress, Progress):
+        return progress
+    if not progress:
+        return _Quiet()
+    from suite.terminal import RichProgress
+
+    return RichProgress()
+
+
+class _Quiet(Progress):
+    """No output; a plugin that failed to load is still a Python warning."""
+
+    def warn(self, text: str) -> None:
+        import warnings
+
+        warnings.warn(text, RuntimeWarning, stacklevel=2)
