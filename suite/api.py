@@ -105,7 +105,9 @@ class Run:
         """Writes the self-contained HTML report (default ``RUN_DIR/report.html``); returns its path."""
         from suite.report import write_report
 
-        registry = load_registry(local_files=[*self._plugins(), *plugins])
+        if path is not None and not isinstance(path, (str, Path)):
+            raise UsageError(f"the report path must be a file name; got {path!r}")
+        registry = load_registry(local_files=[*self._plugins(), *_names(plugins, "plugins")])
         return write_report(self.path, path, registry=registry)
 
     def _plugins(self) -> list[str]:
@@ -117,12 +119,18 @@ class Run:
 
 def load(run_dir: str | Path) -> Run:
     """The run in ``run_dir`` (finished, interrupted or still running)."""
-    path = Path(run_dir)
+    path = _folder(run_dir, "run folder")
     if not path.is_dir():
         raise UsageError(f"run folder {str(path)!r} does not exist")
     if not (path / "config.toml").is_file() and not (path / "cells.parquet").is_file():
         raise UsageError(f"{str(path)!r} is not a run folder (no config.toml or cells.parquet in it)")
-    return Run(path)
+    return Run(path, interrupted=bool(RunDir(path).read_metadata().get("interrupted")))
+
+
+def _folder(value, what: str) -> Path:
+    if not isinstance(value, (str, Path)):
+        raise UsageError(f"{what} must be a folder path; got {value!r}")
+    return Path(value)
 
 
 def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
@@ -146,8 +154,11 @@ def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
         config = cfg.from_toml(config, "the config given")
     elif config is None:
         config = cfg.from_toml(tomllib.loads(default_config_text()), "the default benchmark")
+    elif isinstance(config, (str, Path)):
+        config = _from_file(Path(config))
     else:
-        config = cfg.from_toml(cfg.load_toml(config), str(config))
+        raise UsageError(f"config must be a TOML file path, a dict of TOML tables or a RunConfig; "
+                         f"got {type(config).__name__}")
     if landscapes is not None:
         config.landscapes = _components(landscapes, "landscape")
     if optimizers is not None:
@@ -159,15 +170,35 @@ def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
             raise UsageError(f"unknown setting {name!r}; choose from: {', '.join(sorted(cfg.RUN_KEYS))}")
         if value is None:
             continue
-        if name == "targets":
-            value = tuple(value) if isinstance(value, (list, tuple)) else value
         if name in ("plugins", "diagnostics"):
-            value = [value] if isinstance(value, (str, Path)) else value
-            value = [str(v) for v in value] if isinstance(value, (list, tuple)) else value
-            if name == "diagnostics" and value == ["all"]:
-                value = list(cfg.DIAGNOSTICS)
+            value = _names(value, name)
+        if name == "plugins":  # as --plugin: added to the config's own
+            value = list(config.plugins) + value
+        elif name == "targets" and not isinstance(value, (str, bytes)):
+            try:
+                value = tuple(value)
+            except TypeError:
+                pass  # a lone number: check() says what targets must be
         setattr(config, name, value)
     config.check()
+    return config
+
+
+def _names(value, what: str) -> list[str]:
+    """A list of names or paths from one, or from any list of them (a path is its text)."""
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, Path)) for v in value):
+        return [str(v) for v in value]
+    raise UsageError(f"{what} must be a name or a list of names (plugins: file paths); got {value!r}")
+
+
+def _from_file(path: Path) -> cfg.RunConfig:
+    """The config in a TOML file; its plugin files are found beside it (else from the current folder)."""
+    config = cfg.from_toml(cfg.load_toml(path), str(path))
+    if isinstance(config.plugins, list):
+        config.plugins = [str(path.parent / p) if isinstance(p, str) and not Path(p).is_absolute()
+                          and (path.parent / p).is_file() else p for p in config.plugins]
     return config
 
 
@@ -176,14 +207,22 @@ def _components(items, kind: str) -> list[cfg.Component]:
     if isinstance(items, (str, dict)):
         items = [items]
     field = {"landscape": "landscapes", "optimizer": "optimizers", "wrap": "wrappers"}[kind]
+    example = {"landscape": "'bowl:dim=10'", "optimizer": "'adam+stale:tau=8'", "wrap": "'noise:eta=0.1'"}[kind]
+    try:
+        items = list(items)
+    except TypeError:
+        raise UsageError(f"{field} must be a list of {kind} texts such as {example} or tables (dicts); "
+                         f"got {items!r}") from None
     out = []
     for item in items:
         if isinstance(item, str) and kind == "optimizer":
             out.append(cfg.parse_optimizer(item, "optimizer"))
         elif isinstance(item, str):
             out.append(cfg.Component(*cfg.parse_component(item, kind)))
-        else:
+        elif isinstance(item, dict):
             out += getattr(cfg.from_toml({kind: [item]}, f"the {kind} given"), field)
+        else:
+            raise UsageError(f"{kind} {item!r}: give text such as {example} or a table (a dict with a name)")
     return out
 
 
@@ -212,7 +251,10 @@ def run(config: str | Path | dict | cfg.RunConfig | None = None, *,
       UsageError: a bad name, value or folder (one line naming it).
       KeyboardInterrupt: after keeping every finished cell (continue with :func:`resume`).
     """
-    given = {"config": config, "landscapes": landscapes, "optimizers": optimizers, "wrap": wrap, **settings}
+    shown = (str(Path(config).resolve()) if isinstance(config, (str, Path))
+             else "RunConfig(...)" if isinstance(config, cfg.RunConfig) else config)
+    given = {"config": shown, "landscapes": landscapes, "optimizers": optimizers, "wrap": wrap, "out": out,
+             **settings}
     call = "suite.run(" + ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None) + ")"
     config = make_config(config, landscapes=landscapes, optimizers=optimizers, wrap=wrap, **settings)
     return run_config(config, out=new_run_dir(out), progress=progress, compile_cache=compile_cache,
@@ -222,12 +264,12 @@ def run(config: str | Path | dict | cfg.RunConfig | None = None, *,
 def resume(run_dir: str | Path, *, plugins: Iterable[str] = (), progress: bool | Progress = True,
            compile_cache: str | None = None) -> Run:
     """Finishes an interrupted run under its own config, skipping the cells that finished."""
-    path = Path(run_dir)
+    path = _folder(run_dir, "the run folder to resume")
     file = RunDir(path).config_path
     if not file.is_file():
         raise UsageError(f"resume {str(path)!r} is not a run folder (no config.toml in it)")
     config = cfg.from_toml(cfg.load_toml(file), str(file))
-    config.plugins = list(config.plugins) + list(plugins)
+    config.plugins = list(config.plugins) + _names(plugins, "plugins")
     return run_config(config, out=path, resume=True, progress=progress, compile_cache=compile_cache,
                       command=["suite.resume(...)"])
 
@@ -235,7 +277,9 @@ def resume(run_dir: str | Path, *, plugins: Iterable[str] = (), progress: bool |
 def new_run_dir(out: str | Path | None, check: bool = True) -> Path:
     """``out``, refused if it already holds a run; by default a new ``reports/<date-time>/``."""
     if out is not None:
-        path = Path(out)
+        path = _folder(out, "out")
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"out {str(out)!r} is a file, not a folder; choose a folder for the run")
         if check and (path / "config.toml").exists():
             raise UsageError(f"run folder {str(out)!r} already holds a run; continue it with "
                              f"suite run --resume {out} (suite.resume in Python) or choose another folder")
@@ -261,6 +305,8 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
     """
     from suite import runner
 
+    bar = _progress(progress)
+    _check_devices(config.devices)
     registry = registry or load_registry(local_files=config.plugins)
     landscapes, optimizers = plan.resolve(config, registry)
     resolved = plan.resolved_config(config, landscapes, optimizers)
@@ -274,7 +320,10 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
         metadata = run_dir.read_metadata()
         metadata.setdefault("resumed", []).append(environment.now())
     else:
-        run_dir.create(cfg.to_toml(resolved))
+        try:
+            run_dir.create(cfg.to_toml(resolved))
+        except OSError as exc:
+            raise UsageError(f"cannot create the run folder {str(out)!r}: {exc.strerror or exc}") from None
         metadata = environment.collect(config.seed, command or ["suite.run(...)"],
                                        sorted({c.spec.plugin for c in landscapes + optimizers}))
     metadata["compile_cache"] = cache_dir
@@ -284,9 +333,9 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
     run_dir.write_metadata(metadata)
     run_dir.write_plan(plan.plan_record(cells, landscapes, optimizers))
 
-    bar = _progress(progress)
-    bar.announce(f"{len(cells)} cells ({len(landscapes)} landscapes × {len(optimizers)} optimizer "
-                 f"settings), {config.restarts} restarts × {config.steps} steps → {out}")
+    bar.announce(f"{_count(len(cells), 'cell')} ({_count(len(landscapes), 'landscape')} × "
+                 f"{_count(len(optimizers), 'optimizer setting')}), {_count(config.restarts, 'restart')} × "
+                 f"{_count(config.steps, 'step')} → {out}")
     for warning in registry.warnings:
         bar.warn(warning)
     interrupted, counts = False, {}
@@ -304,10 +353,25 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
     return Run(Path(out), counts, interrupted, tables)
 
 
+def _check_devices(devices: int) -> None:
+    import jax
+
+    found = jax.local_devices()
+    if devices > len(found):
+        raise UsageError(f"devices = {devices}, but this machine has {len(found)} {found[0].platform} "
+                         f"device{'s' if len(found) > 1 else ''}; give at most {len(found)} (0: all)")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _progress(progress: bool | Progress) -> Progress:
     """The progress to report to: the caller's own, a rich bar on stderr, or nothing."""
     if isinstance(progress, Progress):
         return progress
+    if not isinstance(progress, bool):
+        raise UsageError(f"progress must be True, False or a suite.runner.Progress instance; got {progress!r}")
     if not progress:
         return _Quiet()
     from suite.terminal import RichProgress

@@ -121,12 +121,14 @@ def _check(args) -> int:
 
 # --- suite run --------------------------------------------------------------------
 
-# Flags that set the run's config; --resume continues under the run's own.
+# Flags that set the run's config; --resume continues under the run's own (the
+# batch size and device count too: they can change the last bits of a result).
 _CONFIG_FLAGS = (("CONFIG", "config"), ("--landscape", "landscape"), ("--optimizer", "optimizer"),
                  ("--wrap", "wrap"), ("--restarts", "restarts"), ("--instances", "instances"),
                  ("--steps", "steps"), ("--seed", "seed"), ("--out", "out"), ("--batch", "batch"),
-                 ("--chunk", "chunk"), ("--devices", "devices"), ("--matmul-precision", "matmul_precision"),
-                 ("--precision", "precision"), ("--stop-at-target", "stop_at_target"), ("--tuning", "tuning"),
+                 ("--chunk", "chunk"), ("--devices", "devices"),
+                 ("--matmul-precision", "matmul_precision"), ("--precision", "precision"),
+                 ("--stop-at-target", "stop_at_target"), ("--tuning", "tuning"),
                  ("--diagnose", "diagnose"), ("--diagnose-restarts", "diagnose_restarts"))
 
 
@@ -146,6 +148,7 @@ def _build_config(args, check_out: bool = True):
             raise UsageError(f"--resume {args.resume!r} is not a run folder (no config.toml in it)")
         config = cfg.from_toml(cfg.load_toml(path / "config.toml"), str(path / "config.toml"))
         config.plugins = list(config.plugins) + list(args.plugin)
+        config.check()
         return config, path
     settings = {name: getattr(args, name) for name in (
         "restarts", "instances", "steps", "seed", "batch", "chunk", "devices", "matmul_precision",

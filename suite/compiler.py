@@ -177,11 +177,10 @@ def float_dtype(precision: str):
 
 
 def precision_scope(precision: str):
-    """JAX's x64 mode for a float64 run (every array it makes is then float64), else nothing.
+    """JAX's x64 mode on for a float64 run (every array it makes is then float64), off for float32.
 
     A scope, not a global switch: one process can run float32 and float64
-    runs one after the other (tests, notebooks).
+    runs one after the other (tests, notebooks), and a float32 run stays
+    float32 even where x64 was switched on globally (``JAX_ENABLE_X64=1``).
     """
-    if precision != "float64":
-        return contextlib.nullcontext()
-    return jax.enable_x64(True)
+    return jax.enable_x64(precision == "float64")

@@ -40,6 +40,8 @@ optimizer's declared sweep (``tuning = "grid"``), over a grid the user gives as
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import re
 import tomllib
 from pathlib import Path
@@ -75,6 +77,13 @@ RUN_KEYS = {
     "diagnose_restarts": "restarts per cell whose end points the diagnostics examine, the first ones "
                          "(0: all on landscapes of up to 100 coordinates, else 64)",
 }
+_NO_LIMIT = 2**63 - 1
+# Integer run keys: (lowest, highest). The seed is a 32-bit key (JAX's default
+# PRNG folds it to 32 bits, so 2**32 would silently repeat seed 0); steps count
+# in int32 on the device.
+INTEGER_RANGES = {"seed": (0, 2**32 - 1), "restarts": (1, 2**31 - 1), "instances": (1, 2**31 - 1),
+                  "steps": (1, 2**31 - 2), "checkpoints": (2, 10_000), "chunk": (0, 2**31 - 1),
+                  "batch": (0, 2**31 - 1), "devices": (0, _NO_LIMIT), "diagnose_restarts": (0, 2**31 - 1)}
 # Landscape diagnostics a run can ask for; suite.diagnostics computes them.
 DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures")
 MATMUL_PRECISIONS = ("default", "float32", "tensorfloat32", "bfloat16")
@@ -129,17 +138,23 @@ class RunConfig:
     diagnose_restarts: int = 0
 
     def check(self) -> None:
-        """Checks the sizes; names and parameters are checked by :func:`resolve`."""
-        for name, low in (("seed", 0), ("restarts", 1), ("instances", 1), ("steps", 1), ("checkpoints", 2),
-                          ("chunk", 0), ("batch", 0), ("devices", 0), ("diagnose_restarts", 0)):
+        """Checks sizes and kinds (and normalizes numpy numbers, ``all`` diagnostics); names
+        and parameters are checked by :func:`suite.plan.resolve`."""
+        for name, (low, high) in INTEGER_RANGES.items():
             value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                value = int(value)
+                setattr(self, name, value)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise UsageError(f"{name} must be an integer >= {low}; got {value!r}")
+            if value > high:
+                raise UsageError(f"{name} must be at most {high}; got {value}")
         targets = self.targets
-        if (not targets or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                                   and t > 0 for t in targets)):
-            raise UsageError(f"targets must be a non-empty list of positive numbers; got {targets!r}")
-        if list(targets) != sorted(targets, reverse=True):
+        if not isinstance(targets, (list, tuple)) or not targets or not all(
+                isinstance(t, numbers.Real) and not isinstance(t, bool) and 0 < t < math.inf for t in targets):
+            raise UsageError(f"targets must be a non-empty list of positive finite numbers; got {targets!r}")
+        self.targets = tuple(float(t) for t in targets)
+        if list(self.targets) != sorted(self.targets, reverse=True):
             raise UsageError("targets must be in descending order (the last is the hardest)")
         if self.precision not in PRECISIONS:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
@@ -153,9 +168,21 @@ class RunConfig:
             raise UsageError(f"plugins must be a list of plugin file paths; got {self.plugins!r}")
         if not isinstance(self.diagnostics, list) or not all(isinstance(d, str) for d in self.diagnostics):
             raise UsageError(f"diagnostics must be a list of names; got {self.diagnostics!r}")
+        if "all" in self.diagnostics:
+            self.diagnostics = list(DIAGNOSTICS)
         for name in self.diagnostics:
             if name not in DIAGNOSTICS:
                 raise UsageError(f"unknown diagnostic {name!r}; choose from: {', '.join(DIAGNOSTICS)}, all")
+        for kind, items in (("landscape", self.landscapes), ("optimizer", self.optimizers),
+                            ("wrapper", self.wrappers)):
+            for item in items if isinstance(items, list) else [items]:
+                if not isinstance(item, Component):
+                    raise UsageError(f"{kind} {item!r} is not a suite.config.Component; give text such as "
+                                     f"'bowl:dim=10' or a table to suite.run, which makes them")
+                if not isinstance(item.values, dict) or not all(isinstance(v, list) and v
+                                                                for v in item.values.values()):
+                    raise UsageError(f"{kind} {item.name!r}: values must map each name to a non-empty list "
+                                     f"of values (a sweep); got {item.values!r}")
         if not self.landscapes:
             raise UsageError("no landscape given; add --landscape NAME or a [[landscape]] table")
         if not self.optimizers:
@@ -185,6 +212,9 @@ def parse_component(text: str, where: str) -> tuple[str, dict[str, list[str]]]:
         key, sep, raw = pair.partition("=")
         if not sep or not key or not raw:
             raise UsageError(f"{where} {text!r}: expected key=value, got {pair!r}")
+        if key in values:
+            raise UsageError(f"{where} {text!r}: {key!r} is given twice; give it once, with a list "
+                             f"of values to sweep ({key}=v1,v2)")
         values[key] = raw.split(",")
     return name, values
 
@@ -253,6 +283,8 @@ def from_toml(data: dict, source: str = "config") -> RunConfig:
                 f"unknown key {key!r} in {source}; choose from: {', '.join(sorted(allowed))}"
             )
     fields = {k: data[k] for k in RUN_KEYS if k in data}
+    if isinstance(fields.get("diagnostics"), str):  # diagnostics = "all"
+        fields["diagnostics"] = [fields["diagnostics"]]
     if "targets" in fields:
         fields["targets"] = tuple(fields["targets"]) if isinstance(fields["targets"], list) else fields["targets"]
     if "plugins" in fields and not (

@@ -71,7 +71,11 @@ def compile_cache_dir(setting: str | None = None) -> Path | None:
     words ``off``, ``none``, ``0`` or an empty value turn the cache off. The
     default is ``$XDG_CACHE_HOME/suite/jax`` (``~/.cache/suite/jax``).
     """
-    value = setting if setting is not None else os.environ.get("SUITE_COMPILE_CACHE")
+    if setting is not None and not isinstance(setting, (str, Path)):
+        from suite.errors import UsageError
+
+        raise UsageError(f"compile_cache must be a folder or 'off'; got {setting!r}")
+    value = str(setting) if setting is not None else os.environ.get("SUITE_COMPILE_CACHE")
     if value is not None:
         if value.strip().lower() in ("", "off", "none", "0", "false", "no"):
             return None
@@ -85,25 +89,42 @@ def cache_home() -> Path:
 
 
 def enable_compile_cache(setting: str | None = None) -> str | None:
-    """Turns on JAX's persistent compilation cache (every program, however quick to compile).
+    """Points JAX's persistent compilation cache at the folder asked for, or turns it off.
 
     A second run of the same programs, in a new process, then loads them
-    instead of compiling. Returns the directory, or None when the cache is off
-    or cannot be used (the run goes on without it).
+    instead of compiling; every program is kept, however quick to compile.
+    JAX sets its cache up once per process: a later run in the same process
+    that asks for another folder (or none) resets it, so what the run's
+    metadata records is what was used. Returns the directory, or None when
+    the cache is off or cannot be used (the run goes on without it).
     """
     path = compile_cache_dir(setting)
-    if path is None:
-        return None
+    wanted = None if path is None else str(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", str(path))
-        # By default JAX keeps only programs that took over a second to compile;
-        # a sweep's programs are often quicker, and many of them add up.
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+        if jax.config.jax_compilation_cache_dir != wanted:
+            _reset_compile_cache()
+            jax.config.update("jax_compilation_cache_dir", wanted)
+        if wanted is not None:
+            # By default JAX keeps only programs that took over a second to compile;
+            # a sweep's programs are often quicker, and many of them add up.
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except (OSError, AttributeError, ValueError):
         return None
-    return str(path)
+    return wanted
+
+
+def _reset_compile_cache() -> None:
+    """Forgets the cache JAX set up (its documented ``reset_cache``), so a new folder takes effect."""
+    try:
+        from jax._src import compilation_cache
+    except ImportError:
+        return
+    reset = getattr(compilation_cache, "reset_cache", None)
+    if reset is not None:
+        reset()
 
 
 def init_distributed(coordinator: str | None = None, num_processes: int | None = None,

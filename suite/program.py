@@ -25,7 +25,8 @@ reached a target and ended above it has *relapsed*. A restart is frozen only
 when its loss is not finite (it diverged: nothing after that is meaningful),
 or, in the explicit fixed-target mode (``Context.stop_at_target``), when it
 reaches the last target; frozen summaries do not depend on when the host
-checks for early stopping, so results do not depend on chunk or batch sizes.
+checks for early stopping, so results do not depend on chunk sizes (nor, but for
+the rounding of batched matrix products, on batch sizes).
 
 Precision. Losses, targets and summaries take the float dtype of
 ``Context.targets``: float32, or float64 when the run is traced under JAX's x64

@@ -93,11 +93,11 @@ class RunDir:
                 for name in frames:
                     file = part / f"{name}.parquet"
                     if file.is_file():
-                        frames[name].append(pd.read_parquet(file))
+                        frames[name].append(_current(pd.read_parquet(file)))
         tables = {}
         for name, parts in frames.items():
             parts = [p for p in parts if not p.empty]
-            tables[name] = _current(pd.concat(parts, ignore_index=True)) if parts else pd.DataFrame()
+            tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if not tables["cells"].empty:
             tables["cells"] = tables["cells"].sort_values("order", kind="stable").reset_index(drop=True)
             order = dict(zip(tables["cells"]["cell_id"], tables["cells"]["order"]))

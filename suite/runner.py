@@ -7,7 +7,7 @@ leading array axis. Restarts are split into batches that fit the device
 memory and steps into chunks (:mod:`suite.batching`), so progress moves and a
 batch stops as soon as every restart in it is frozen (diverged, or, in
 fixed-target mode, at its last target). Every random draw comes from
-:mod:`suite.streams`, so nothing depends on batch or chunk sizes.
+:mod:`suite.streams`, so no draw depends on batch or chunk sizes.
 """
 
 from __future__ import annotations

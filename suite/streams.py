@@ -5,7 +5,7 @@ the start of restart i from (seed, stream 1, setting, j, i); its noise at step t
 from (seed, stream 2, setting, j, i, t), split into the mini-batch key and the
 optimizer's key (gradient-noise wrappers) by a last ``fold_in`` (see
 :mod:`suite.program`). So restart i starts from the same point for every
-optimizer and setting (common random numbers), and nothing depends on batch,
+optimizer and setting (common random numbers), and no draw depends on batch,
 chunk or device counts.
 """
 

@@ -295,6 +295,6 @@ def test_a_killed_run_resumed_gives_the_tables_of_an_uninterrupted_run(tmp_path)
     assert f"{len(finished)} finished cells skipped" in resumed.stderr
     for name in ("restarts", "curves"):
         pd.testing.assert_frame_equal(pd.read_parquet(killed / f"{name}.parquet"),
-                                      pd.read_parquet(full / f"{name}.parquet"))
+                                      pd.read_parquet(full / f"{name}.parquet"), check_exact=True)
     pd.testing.assert_frame_equal(pd.read_parquet(killed / "cells.parquet").drop(columns=list(EXECUTION_COLUMNS)),
-                                  pd.read_parquet(full / "cells.parquet").drop(columns=list(EXECUTION_COLUMNS)))
+                                  pd.read_parquet(full / "cells.parquet").drop(columns=list(EXECUTION_COLUMNS)), check_exact=True)

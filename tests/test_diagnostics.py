@@ -169,11 +169,11 @@ def test_diagnostics_off_leave_results_and_compilations_unchanged(tmp_path, monk
     plain_cache, _, again_cache = caches
     # Off twice: the same program count, and the program is the plain one (no diagnostic fields).
     assert plain_cache.compilations == again_cache.compilations == 2
-    pd.testing.assert_frame_equal(plain[0], again[0])
+    pd.testing.assert_frame_equal(plain[0], again[0], check_exact=True)
     assert all(not key[0].layers and not key[0].trace for key in plain_cache._programs)
     # On: the training results are those of the plain run, bit for bit.
     shared = [c for c in plain[0].columns if c in on[0].columns]
-    pd.testing.assert_frame_equal(plain[0][shared], on[0][shared])
+    pd.testing.assert_frame_equal(plain[0][shared], on[0][shared], check_exact=True)
     assert "end_class" in on[0] and "end_class" not in plain[0]
     assert not (tmp_path / "plain" / "layers.parquet").exists() and (tmp_path / "on" / "layers.parquet").exists()
 

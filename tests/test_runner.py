@@ -70,21 +70,26 @@ def test_vmapped_program_equals_a_plain_loop_over_restarts(registry, tmp_path):
             np.testing.assert_array_equal(hits[i], first)
 
 
-def test_results_do_not_depend_on_batch_or_chunk_size(registry, tmp_path):
+def test_results_do_not_depend_on_chunk_size_and_on_batch_size_only_by_rounding(registry, tmp_path):
     config = small_config(restarts=7, steps=60)
     _, whole = _run(config, registry, tmp_path / "whole")
+    _, chunked = _run(dataclasses.replace(config, chunk=7), registry, tmp_path / "chunked")
+    for name in ("restarts", "curves"):  # chunks change no bit
+        pd.testing.assert_frame_equal(whole[name], chunked[name], check_exact=True)
+    # A batch of 3 multiplies by the bowl's rotation with other kernels than a
+    # batch of 7: the same numbers to float32 rounding, and every count equal.
     _, split = _run(dataclasses.replace(config, batch=3, chunk=7), registry, tmp_path / "split")
-    pd.testing.assert_frame_equal(whole["restarts"], split["restarts"])
-    pd.testing.assert_frame_equal(whole["curves"], split["curves"])
+    pd.testing.assert_frame_equal(whole["restarts"], split["restarts"], rtol=1e-5, atol=0)
+    pd.testing.assert_frame_equal(whole["curves"], split["curves"], rtol=1e-5, atol=0)
     pd.testing.assert_frame_equal(whole["cells"].drop(columns=list(EXECUTION_COLUMNS)),
-                                  split["cells"].drop(columns=list(EXECUTION_COLUMNS)))
+                                  split["cells"].drop(columns=list(EXECUTION_COLUMNS)), rtol=1e-5, atol=0)
 
 
 def test_same_seed_gives_identical_tables_and_another_seed_does_not(registry, tmp_path):
     config = small_config()
     _, first = _run(config, registry, tmp_path / "a")
     _, second = _run(config, registry, tmp_path / "b")
-    pd.testing.assert_frame_equal(first["restarts"], second["restarts"])
+    pd.testing.assert_frame_equal(first["restarts"], second["restarts"], check_exact=True)
     _, other = _run(dataclasses.replace(config, seed=1), registry, tmp_path / "c")
     assert not np.allclose(first["restarts"]["final_loss"], other["restarts"]["final_loss"])
 
@@ -207,4 +212,4 @@ def test_instances_are_distinct_draws_that_share_one_program_and_keep_instance_z
     assert first["f_opt"] == one["cells"]["f_opt"].iloc[0]
     pd.testing.assert_series_equal(
         three["restarts"].query("instance == 0")["final_loss"].reset_index(drop=True),
-        one["restarts"]["final_loss"].reset_index(drop=True))
+        one["restarts"]["final_loss"].reset_index(drop=True), check_exact=True)

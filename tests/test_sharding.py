@@ -40,13 +40,17 @@ def _same(a, b) -> None:
     def read(run, name):
         return pd.read_parquet(run / f"{name}.parquet")
 
-    # What training computed is bit for bit the same.
+    # What training computed is the same to float32 rounding: each device
+    # multiplies its share of the batch by a matrix with kernels chosen by
+    # shape, so the last bits may differ (every count and step is equal).
     restarts_a, restarts_b = read(a, "restarts"), read(b, "restarts")
-    pd.testing.assert_frame_equal(restarts_a.drop(columns=AFTER_TRAINING), restarts_b.drop(columns=AFTER_TRAINING))
+    pd.testing.assert_frame_equal(restarts_a.drop(columns=AFTER_TRAINING), restarts_b.drop(columns=AFTER_TRAINING),
+                                  rtol=1e-5, atol=0)
     for name in ("curves", "layers"):
-        pd.testing.assert_frame_equal(read(a, name), read(b, name))
+        pd.testing.assert_frame_equal(read(a, name), read(b, name), rtol=1e-5, atol=0)
     drop = list(EXECUTION_COLUMNS) + ["device"]
-    pd.testing.assert_frame_equal(read(a, "cells").drop(columns=drop), read(b, "cells").drop(columns=drop))
+    pd.testing.assert_frame_equal(read(a, "cells").drop(columns=drop), read(b, "cells").drop(columns=drop),
+                                  rtol=1e-5, atol=0)
     # The end-point pass and the pictures agree to float32 rounding.
     pd.testing.assert_frame_equal(restarts_a[AFTER_TRAINING], restarts_b[AFTER_TRAINING], rtol=1e-4, atol=1e-6)
     for name in ("paths", "pictures"):

@@ -75,7 +75,7 @@ def test_stale_tau_0_is_the_plain_optimizer_bit_for_bit_through_the_runner(regis
     _, wrapped = _run(stale, registry, tmp_path / "stale")
     results = ["final_loss", "best_loss", "steps", "diverged_step",
                *[c for c in plain["restarts"] if c.startswith("step_to_target_")]]
-    pd.testing.assert_frame_equal(plain["restarts"][results], wrapped["restarts"][results])
+    pd.testing.assert_frame_equal(plain["restarts"][results], wrapped["restarts"][results], check_exact=True)
     assert (wrapped["restarts"]["p_wrap_stale_tau"] == 0).all()
 
 

@@ -282,7 +282,7 @@ class Report:
                     f"Δf ≤ {at['label']} instead. To score it, run with --precision float64 (precision = "
                     f"\"float64\") or write the landscape relative to its minimum (loss f − f*, f* = 0).")
         if at["unsolved"]:
-            where = (f"the hardest target some setting held on at least half of its restarts"
+            where = ("the hardest target some setting held on at least half of its restarts"
                      if at.get("held_half", True) else
                      "the easiest target, since no setting held any target on half of its restarts: "
                      "the comparison there falls mostly to the final loss")
