@@ -10,7 +10,6 @@ report sections).
 import pluggy
 
 from suite.params import Param
-from suite.specs import Landscape, LandscapeSpec, OptimizerSpec, WrapperSpec
 
 __version__ = "0.1.0"
 
@@ -20,13 +19,19 @@ __all__ = ["Landscape", "LandscapeSpec", "OptimizerSpec", "Param", "Run", "Wrapp
            "resume", "run", "__version__"]
 
 _API = ("Run", "load", "resume", "run")
+_SPECS = ("Landscape", "LandscapeSpec", "OptimizerSpec", "WrapperSpec")
 
 
 def __getattr__(name):
-    # The run API pulls in the runner, pandas and the rest; a plugin that only
-    # needs `hookimpl` and `Param` does not pay for it at import.
+    # The run API pulls in the runner, pandas and the rest, and the specs pull
+    # in JAX; `import suite` (and so the `suite` command before it parses its
+    # arguments and watches Ctrl-C) pays for neither until they are used.
     if name in _API:
         from suite import api
 
         return getattr(api, name)
+    if name in _SPECS:
+        from suite import specs
+
+        return getattr(specs, name)
     raise AttributeError(f"module 'suite' has no attribute {name!r}")

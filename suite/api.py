@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import tomllib
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -26,9 +27,9 @@ import pandas as pd
 
 from suite import config as cfg
 from suite import environment, plan
-from suite.errors import UsageError
+from suite.errors import UsageError, shown
 from suite.registry import Registry, load_registry
-from suite.results import RunDir
+from suite.results import RunDir, conditions
 from suite.runner import Progress
 
 
@@ -68,7 +69,10 @@ class Run:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the run by name: restarts, cells, curves (and diagnostics' ones)."""
         if self._tables is None:
-            self._tables = RunDir(self.path).tables()
+            run_dir = RunDir(self.path)
+            self._tables = run_dir.tables()
+            for cell_id, problem in run_dir.unreadable.items():  # suite.resume runs them again
+                warnings.warn(f"cell {cell_id} is left out: {problem}", RuntimeWarning, stacklevel=2)
         return self._tables
 
     @property
@@ -190,7 +194,7 @@ def _names(value, what: str) -> list[str]:
         return [str(value)]
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, Path)) for v in value):
         return [str(v) for v in value]
-    raise UsageError(f"{what} must be a name or a list of names (plugins: file paths); got {value!r}")
+    raise UsageError(f"{what} must be a name or a list of names (plugins: file paths); got {shown(value)}")
 
 
 def _from_file(path: Path) -> cfg.RunConfig:
@@ -212,7 +216,7 @@ def _components(items, kind: str) -> list[cfg.Component]:
         items = list(items)
     except TypeError:
         raise UsageError(f"{field} must be a list of {kind} texts such as {example} or tables (dicts); "
-                         f"got {items!r}") from None
+                         f"got {shown(items)}") from None
     out = []
     for item in items:
         if isinstance(item, str) and kind == "optimizer":
@@ -222,7 +226,7 @@ def _components(items, kind: str) -> list[cfg.Component]:
         elif isinstance(item, dict):
             out += getattr(cfg.from_toml({kind: [item]}, f"the {kind} given"), field)
         else:
-            raise UsageError(f"{kind} {item!r}: give text such as {example} or a table (a dict with a name)")
+            raise UsageError(f"{kind} {shown(item)}: give text such as {example} or a table (a dict with a name)")
     return out
 
 
@@ -255,23 +259,24 @@ def run(config: str | Path | dict | cfg.RunConfig | None = None, *,
              else "RunConfig(...)" if isinstance(config, cfg.RunConfig) else config)
     given = {"config": shown, "landscapes": landscapes, "optimizers": optimizers, "wrap": wrap, "out": out,
              **settings}
-    call = "suite.run(" + ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None) + ")"
+    call = "suite.run(" + ", ".join(f"{k}={shown(v)}" for k, v in given.items() if v is not None) + ")"
     config = make_config(config, landscapes=landscapes, optimizers=optimizers, wrap=wrap, **settings)
     return run_config(config, out=new_run_dir(out), progress=progress, compile_cache=compile_cache,
                       command=[call])
 
 
 def resume(run_dir: str | Path, *, plugins: Iterable[str] = (), progress: bool | Progress = True,
-           compile_cache: str | None = None) -> Run:
-    """Finishes an interrupted run under its own config, skipping the cells that finished."""
+           compile_cache: str | None = None, rerun_stale: bool = False) -> Run:
+    """Finishes an interrupted run under its own config, skipping the cells that finished.
+
+    Cells whose files cannot be read run again; cells run under other conditions than
+    ``config.toml`` says make it refuse, or with ``rerun_stale=True`` run again.
+    """
     path = _folder(run_dir, "the run folder to resume")
-    file = RunDir(path).config_path
-    if not file.is_file():
-        raise UsageError(f"resume {str(path)!r} is not a run folder (no config.toml in it)")
-    config = cfg.from_toml(cfg.load_toml(file), str(file))
+    config = RunDir(path).read_config("resume")
     config.plugins = list(config.plugins) + _names(plugins, "plugins")
     return run_config(config, out=path, resume=True, progress=progress, compile_cache=compile_cache,
-                      command=["suite.resume(...)"])
+                      command=["suite.resume(...)"], rerun_stale=rerun_stale)
 
 
 def new_run_dir(out: str | Path | None, check: bool = True) -> Path:
@@ -294,13 +299,15 @@ def new_run_dir(out: str | Path | None, check: bool = True) -> Path:
 
 def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progress: bool | Progress = True,
                compile_cache: str | None = None, command: list[str] | None = None,
-               registry: Registry | None = None, leader: bool = True, cache=None) -> Run | None:
+               registry: Registry | None = None, leader: bool = True, cache=None,
+               rerun_stale: bool = False) -> Run | None:
     """Resolves ``config``, runs every unfinished cell into ``out`` and gathers the tables.
 
     The lower layer of :func:`run` and ``suite run``. With ``leader=False``
     (another process of a ``--distributed`` run) it only computes; process 0
     writes. ``cache`` (a :class:`suite.compiler.ProgramCache`) keeps compiled
     programs across calls, for scripts that run the same programs again.
+    The folder is held while it works: a second run into it is refused (:meth:`RunDir.claim`).
     Returns the :class:`Run` (None on a non-leader).
     """
     from suite import runner
@@ -308,48 +315,51 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
     bar = _progress(progress)
     _check_devices(config.devices)
     registry = registry or load_registry(local_files=config.plugins)
-    landscapes, optimizers = plan.resolve(config, registry)
+    run_dir = RunDir(out)
+    try:
+        landscapes, optimizers = plan.resolve(config, registry)
+    except UsageError as exc:  # a resumed run's own config is what is wrong: name it
+        raise UsageError(f"{run_dir.config_path}: {exc}") if resume else exc from None
     resolved = plan.resolved_config(config, landscapes, optimizers)
     cache_dir = environment.enable_compile_cache(compile_cache)
     cells = [plan.Cell(landscape, optimizer) for landscape in landscapes for optimizer in optimizers]
-    run_dir = RunDir(out)
     if not leader:
         runner.execute(resolved, cells, run_dir, cache=cache)
         return None
-    if resume:
-        metadata = run_dir.read_metadata()
-        metadata.setdefault("resumed", []).append(environment.now())
-    else:
-        try:
-            run_dir.create(cfg.to_toml(resolved))
-        except OSError as exc:
-            raise UsageError(f"cannot create the run folder {str(out)!r}: {exc.strerror or exc}") from None
-        metadata = environment.collect(config.seed, command or ["suite.run(...)"],
-                                       sorted({c.spec.plugin for c in landscapes + optimizers}))
-    metadata["compile_cache"] = cache_dir
-    # The conditions of every number in the run, beside the config that set them.
-    metadata |= {"precision": config.precision, "stop_at_target": config.stop_at_target,
-                 "tuning": config.tuning}
-    run_dir.write_metadata(metadata)
-    run_dir.write_plan(plan.plan_record(cells, landscapes, optimizers))
-
-    bar.announce(f"{_count(len(cells), 'cell')} ({_count(len(landscapes), 'landscape')} × "
-                 f"{_count(len(optimizers), 'optimizer setting')}), {_count(config.restarts, 'restart')} × "
-                 f"{_count(config.steps, 'step')} → {out}")
-    for warning in registry.warnings:
-        bar.warn(warning)
-    interrupted, counts = False, {}
-    try:
-        with bar:
-            counts = runner.execute(resolved, cells, run_dir, progress=bar, cache=cache)
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
-    finally:
-        tables = run_dir.gather()
-        metadata["finished"] = environment.now()
-        metadata["interrupted"] = interrupted
+    with run_dir.claim() as taken_over:
+        metadata = run_dir.read_metadata() if resume else {}
+        notices = run_dir.prepare(conditions(resolved), [c.id for c in cells], rerun_stale=rerun_stale,
+                                  config_toml=None if resume else cfg.to_toml(resolved))
+        metadata = metadata or environment.collect(  # a new run, or one whose metadata.json was lost
+            config.seed, command or ["suite.run(...)"], sorted({c.spec.plugin for c in landscapes + optimizers}))
+        if resume:
+            metadata.setdefault("resumed", []).append(environment.now())
+        for notice in filter(None, [taken_over, *notices]):
+            bar.warn(notice)
+        metadata["compile_cache"] = cache_dir
+        # The conditions of every number in the run, beside the config that set them.
+        metadata |= {"precision": config.precision, "stop_at_target": config.stop_at_target,
+                     "tuning": config.tuning}
         run_dir.write_metadata(metadata)
+        run_dir.write_plan(plan.plan_record(cells, landscapes, optimizers))
+
+        bar.announce(f"{_count(len(cells), 'cell')} ({_count(len(landscapes), 'landscape')} × "
+                     f"{_count(len(optimizers), 'optimizer setting')}), {_count(config.restarts, 'restart')} × "
+                     f"{_count(config.steps, 'step')} → {out}")
+        for warning in registry.warnings:
+            bar.warn(warning)
+        interrupted, counts = False, {}
+        try:
+            with bar:
+                counts = runner.execute(resolved, cells, run_dir, progress=bar, cache=cache)
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            tables = run_dir.gather()
+            metadata["finished"] = environment.now()
+            metadata["interrupted"] = interrupted
+            run_dir.write_metadata(metadata)
     return Run(Path(out), counts, interrupted, tables)
 
 

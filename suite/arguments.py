@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                      help="load a single-file plugin (repeatable)")
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
+    run.add_argument("--rerun-stale", action="store_true",
+                     help="run again the cells of the run folder that ran under other conditions (restarts, "
+                          "steps, seed, targets, precision, ...) than its config now says, instead of refusing")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
     run.add_argument("--distributed", action="store_true",

@@ -4,6 +4,14 @@ Restarts are split into equal batches that fit the device's memory budget;
 steps run in chunks so that progress moves and a batch whose restarts are
 all frozen stops early. Nothing here changes a result: every draw is keyed
 by restart and step (:mod:`suite.streams`).
+
+What cannot fit fails its cell with a one-line reason (:class:`DoesNotFit`)
+instead of an out-of-memory kill or a raw XLA error: a landscape instance
+larger than the device, one restart larger than the device, or a cell whose
+tables would not fit in host memory. Host memory is the smaller of physical
+memory and the container's limit (cgroup v2 ``memory.max``, v1
+``memory.limit_in_bytes``); on the CPU the programs and the host-side tables
+share it.
 """
 
 from __future__ import annotations
@@ -11,30 +19,119 @@ from __future__ import annotations
 import functools
 import math
 import os
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-from suite import program
+from suite import program, streams
 from suite.config import RunConfig
+from suite.errors import DoesNotFit, size_text
 
 # Live memory per restart relative to its state (point + optimizer state):
 # the state in and out of the scan step, gradient, updates and temporaries.
 STATE_MEMORY_FACTOR = 8
+# Share of an accelerator's free memory, and of the host's memory, a run may use.
+DEVICE_FRACTION, HOST_FRACTION = 0.8, 0.5
+# Where a container's memory limit is read (cgroup v2, then v1), besides the
+# process's own cgroup named in PROC_CGROUP; a value of 2**60 or more means none.
+CGROUP_LIMIT_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+PROC_CGROUP = "/proc/self/cgroup"
+# Host-side tables, per restart and setting: the summaries copied from the device
+# (twice: the batches and their concatenation), and restarts.parquet's row: about
+# this many bytes per value (a pandas column built from a list, then Arrow's copy).
+HOST_BYTES_PER_VALUE = 16
+RESTART_TABLE_COLUMNS = 48  # identity, parameters and results, besides one column per target
 
 
-def memory_budget(device: jax.Device) -> int:
-    """Bytes a program may use on ``device``: most of an accelerator, half of host RAM."""
+def _cgroup_files() -> list[str]:
+    files = list(CGROUP_LIMIT_FILES)
+    try:
+        lines = Path(PROC_CGROUP).read_text().splitlines()
+    except OSError:
+        return files
+    for line in lines:  # "0::/path" (v2) or "4:memory:/path" (v1)
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        path = path.strip().lstrip("/")
+        if not path:
+            continue
+        if controllers == "":
+            files.append(f"/sys/fs/cgroup/{path}/memory.max")
+        elif "memory" in controllers.split(","):
+            files.append(f"/sys/fs/cgroup/memory/{path}/memory.limit_in_bytes")
+    return files
+
+
+def host_memory_limit() -> int:
+    """Bytes of memory this process may use: physical memory, or less where a container limits it."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    for file in _cgroup_files():
+        try:
+            text = Path(file).read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text.isdigit() and 0 < int(text) < 2**60:  # "max" (v2) or a huge number (v1): no limit
+            limits.append(int(text))
+    return min(limits) if limits else 8 << 30
+
+
+def _device_budget(device: jax.Device) -> int:
     try:
         stats = device.memory_stats() or {}
     except Exception:  # noqa: BLE001
         stats = {}
     if "bytes_limit" in stats:
-        return int(0.8 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+        return int(DEVICE_FRACTION * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    return int(HOST_FRACTION * host_memory_limit())
+
+
+def memory_budget(device: jax.Device) -> int:
+    """Bytes a program may use on ``device``: most of an accelerator's free memory, half of the host's.
+
+    The host's memory is its container's limit where that is lower than
+    physical memory. Batches are sized to this budget.
+    """
+    return _device_budget(device)
+
+
+def _on_host(device: jax.Device) -> bool:
+    return device.platform == "cpu"
+
+
+def _bytes(tree) -> int:
+    return sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree) if hasattr(x, "dtype"))
+
+
+def check_instance(setting, seed: int, device: jax.Device | None = None) -> None:
+    """Refuses, before it is built, a landscape instance larger than the device allows.
+
+    The build is traced abstractly (``jax.eval_shape``: nothing is allocated);
+    a build that cannot be traced so (host code on the values) is not checked.
+
+    Raises:
+      DoesNotFit: one line with the instance's size and the device's allowance.
+    """
+    device = device or jax.devices()[0]
+    key = streams.keys(seed, setting)[0]
     try:
-        return int(0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 4 << 30
+        shapes = jax.eval_shape(lambda k: setting.spec.build(dict(setting.values), key=k), key)
+        need = _bytes(shapes)
+    except Exception:  # noqa: BLE001 - only the real build can say
+        return
+    allowed = _device_budget(device)
+    if need > allowed:
+        raise DoesNotFit(f"the instance of {setting.label} needs {size_text(need)}; this device allows "
+                         f"{size_text(allowed)}")
+
+
+def host_table_bytes(config: RunConfig, n_settings: int, summary_bytes: int) -> int:
+    """Host memory the tables of one group of cells take: summaries and restarts.parquet rows."""
+    columns = len(config.targets) + RESTART_TABLE_COLUMNS
+    return config.restarts * n_settings * (2 * summary_bytes + columns * HOST_BYTES_PER_VALUE)
 
 
 def default_chunk(steps: int) -> int:
@@ -51,12 +148,34 @@ def _one_restart(static: program.Static, instance, hparams: dict, ctx: program.C
 
 def batch_size(static: program.Static, instance, hparams: dict, ctx: program.Context, budget: int,
                config: RunConfig, n_settings: int) -> int:
-    """Restarts per batch: ``config.batch``, or equal batches that fit ``budget`` bytes."""
+    """Restarts per batch: ``config.batch``, or equal batches that fit ``budget`` bytes.
+
+    Raises:
+      DoesNotFit: the group's tables do not fit in host memory, or one
+        restart (with the instance) does not fit the device, whatever the batch.
+    """
+    one = _one_restart(static, instance, hparams, ctx)
+    state_bytes = _bytes(one) or 1
+    device = jax.devices()[0]
+    host_allowed = int(HOST_FRACTION * host_memory_limit())
+    tables = host_table_bytes(config, n_settings, _bytes(one.summary))
+    if tables > host_allowed:
+        raise DoesNotFit(f"the tables of {config.restarts:,} restarts × {n_settings} setting"
+                         f"{'s' if n_settings > 1 else ''} need {size_text(tables)} of host memory; this "
+                         f"machine allows {size_text(host_allowed)}: run fewer restarts")
+    allowed = _device_budget(device)
+    if _on_host(device):  # the programs and the tables share the host's memory
+        allowed = max(0, min(allowed, host_allowed - tables))
+        budget = min(budget, allowed)
+    need = _bytes(instance) + STATE_MEMORY_FACTOR * state_bytes * n_settings
+    if need > allowed:
+        coordinates = sum(x.size for x in jax.tree.leaves(one.x))
+        raise DoesNotFit(f"needs {size_text(need)} for one restart ({coordinates:,} coordinates, {n_settings} "
+                         f"setting{'s' if n_settings > 1 else ''}, the instance included); this device allows "
+                         f"{size_text(allowed)}")
     if config.batch:
         return min(config.batch, config.restarts)
-    one = _one_restart(static, instance, hparams, ctx)
-    state_bytes = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(one)) or 1
-    fits = max(1, budget // (STATE_MEMORY_FACTOR * state_bytes * n_settings))
+    fits = max(1, (budget - _bytes(instance)) // (STATE_MEMORY_FACTOR * state_bytes * n_settings))
     n_batches = math.ceil(config.restarts / min(fits, config.restarts))
     # Equal batches waste less padding than one full batch and a small remainder.
     return math.ceil(config.restarts / n_batches)

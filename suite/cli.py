@@ -11,32 +11,63 @@ import sys
 from pathlib import Path
 
 from suite.arguments import parser as _parser
-from suite.errors import UsageError
+from suite.errors import UsageError, close_interrupts, hold_interrupts, watch_interrupts
 
 EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+# What each command imports that holds compiled extensions: imported first, with
+# Ctrl-C held until they are in (jaxlib fails, or crashes, when interrupted half-way).
+_HEAVY = {"list": ("suite.registry", "rich.console"),
+          "check": ("suite.registry", "rich.console", "suite.conformance"),
+          "run": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet"),
+          "report": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib"),
+          "publish": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib")}
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    Ctrl-C anywhere (imports, plugins, the run, the report) ends the command
+    with one line and exit code 130, never a traceback, and is never lost.
+    """
+    program = argv is None  # the process itself: a Ctrl-C while it exits stays quiet
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        args = _parser().parse_args(argv)
-        if args.command == "list":
-            return _list(args)
-        if args.command == "check":
-            return _check(args)
-        if args.command == "report":
-            return _report(args)
-        if args.command == "publish":
-            return _publish(args)
-        return _run(args, argv)
-    except UsageError as exc:
-        print(f"suite: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the run loop: no traceback
-        print("suite: interrupted (finished cells are kept; continue a run with --resume RUN_DIR)",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with watch_interrupts(restore=not program) as watch:
+        try:
+            try:
+                code = _command(argv)
+            finally:
+                close_interrupts()  # from here on a Ctrl-C is only counted
+        except UsageError as exc:
+            print(f"suite: error: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the run loop: no traceback
+            code = None
+        if code != EXIT_INTERRUPTED and watch is not None and watch.received:
+            code = None  # a Ctrl-C that something swallowed on the way still ends the command
+        if code is None:
+            print("suite: interrupted" + (" (finished cells are kept; continue a run with --resume RUN_DIR)"
+                                          if argv[:1] == ["run"] else ""), file=sys.stderr)
+            code = EXIT_INTERRUPTED
+    return code
+
+
+def _command(argv: list[str]) -> int:
+    import importlib
+
+    args = _parser().parse_args(argv)
+    with hold_interrupts():
+        for module in _HEAVY.get(args.command, ()):
+            importlib.import_module(module)
+    if args.command == "list":
+        return _list(args)
+    if args.command == "check":
+        return _check(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "publish":
+        return _publish(args)
+    return _run(args, argv)
 
 
 # --- suite list -------------------------------------------------------------------
@@ -44,33 +75,41 @@ def main(argv: list[str] | None = None) -> int:
 
 def _list(args) -> int:
     from rich.console import Console
+    from rich.text import Text
 
     from suite.registry import load_registry
     from suite.terminal import print_warnings
 
     registry = load_registry(local_files=args.plugin)
     console = Console()
+    # Text from plugins is printed as it is (rich.text.Text), never read as markup.
     for kind, specs in (("Landscapes", registry.landscapes), ("Optimizers", registry.optimizers),
                         ("Wrappers (chain onto any optimizer: adam+stale:tau=8)", registry.wrappers)):
-        console.print(f"[bold underline]{kind}[/bold underline]")
+        console.print(Text(kind, style="bold underline"))
         for name in sorted(specs):
             spec = specs[name]
-            console.print(f"\n[bold cyan]{name}[/bold cyan] [dim]({spec.plugin})[/dim]", highlight=False)
-            console.print(f"  {spec.doc}", highlight=False)
+            console.print()
+            console.print(Text.assemble((name, "bold cyan"), " ", (f"({spec.plugin})", "dim")), highlight=False)
+            console.print(Text(f"  {spec.doc}"), highlight=False)
             for p in spec.params:
-                console.print(f"  [green]{p.name}[/green] = {p.default!r}  [dim]{p.describe()}[/dim]"
-                              f"  {p.doc}", highlight=False)
+                console.print(Text.assemble("  ", (p.name, "green"), f" = {p.default!r}  ",
+                                            (p.describe(), "dim"), f"  {p.doc}"), highlight=False)
                 sweep = getattr(spec, "sweep", {}).get(p.name)
                 if sweep:
-                    console.print(f"      default sweep: {', '.join(f'{v:g}' for v in sweep)}",
+                    console.print(Text(f"      default sweep: {', '.join(_value_text(v) for v in sweep)}"),
                                   highlight=False)
         console.print()
-    console.print("[bold underline]Report sections[/bold underline] (suite report lays them out by order)")
+    console.print(Text.assemble(("Report sections", "bold underline"), " (suite report lays them out by order)"))
     for spec in sorted(registry.sections.values(), key=lambda s: (s.scope != "run", s.order, s.name)):
-        console.print(f"  [bold cyan]{spec.name}[/bold cyan] [dim]({spec.plugin}; {spec.scope}, "
-                      f"order {spec.order})[/dim] {spec.title}: {spec.doc}", highlight=False)
+        console.print(Text.assemble("  ", (spec.name, "bold cyan"), " ",
+                                    (f"({spec.plugin}; {spec.scope}, order {spec.order})", "dim"),
+                                    f" {spec.title}: {spec.doc}"), highlight=False)
     print_warnings(console, registry.warnings)
     return EXIT_OK
+
+
+def _value_text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # --- suite check ------------------------------------------------------------------
@@ -78,6 +117,7 @@ def _list(args) -> int:
 
 def _check(args) -> int:
     from rich.console import Console
+    from rich.text import Text
 
     from suite import config as cfg
     from suite import plan
@@ -102,20 +142,22 @@ def _check(args) -> int:
                 targets.append((kind, spec, values))
     console = Console(soft_wrap=True)  # one line per check, whatever the terminal width
     print_warnings(console, registry.warnings)
-    marks = {"passed": "[green]✓[/green]", "failed": "[red]✗[/red]", "skipped": "[dim]-[/dim]"}
+    # Names, values and details come from plugins: printed as they are (Text), never as markup.
+    marks = {"passed": ("✓", "green"), "failed": ("✗", "red"), "skipped": ("-", "dim")}
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     for kind, spec, values in targets:
-        console.print(f"[bold]{kind} {spec.name}[/bold] [dim]({spec.plugin})[/dim] "
-                      f"{plan.label(spec.name, values)}", highlight=False)
+        console.print(Text.assemble((f"{kind} {spec.name}", "bold"), " ", (f"({spec.plugin})", "dim"), " ",
+                                    plan.label(spec.name, values)), highlight=False)
         run = {"landscape": check_landscape, "optimizer": check_optimizer, "wrapper": check_wrapper}[kind]
         for result in run(spec, values):
             totals[result.status] += 1
             detail = f": {result.detail}" if result.detail else ""
-            style = "dim" if result.status == "skipped" else ""
-            text = f"  {marks[result.status]} {result.check}{detail}"
-            console.print(f"[{style}]{text}[/{style}]" if style else text, highlight=False)
+            line = Text.assemble("  ", marks[result.status], f" {result.check}{detail}")
+            if result.status == "skipped":
+                line.stylize("dim")
+            console.print(line, highlight=False)
     console.print(f"{totals['passed']} passed, {totals['failed']} failed, "
-                  f"{totals['skipped']} skipped", highlight=False)
+                  f"{totals['skipped']} skipped", markup=False, highlight=False)
     return EXIT_FAILED_CELLS if totals["failed"] else EXIT_OK
 
 
@@ -135,7 +177,7 @@ _CONFIG_FLAGS = (("CONFIG", "config"), ("--landscape", "landscape"), ("--optimiz
 def _build_config(args, check_out: bool = True):
     """The run's config and folder from the flags (or the resumed run's own)."""
     from suite import api
-    from suite import config as cfg
+    from suite.results import RunDir
 
     if args.resume:
         # `is not None`, not truthiness: --seed 0 and --batch 0 are values too.
@@ -144,11 +186,9 @@ def _build_config(args, check_out: bool = True):
         if clashing:
             raise UsageError(f"--resume continues the run with its own config; drop {', '.join(clashing)}")
         path = Path(args.resume)
-        if not (path / "config.toml").is_file():
-            raise UsageError(f"--resume {args.resume!r} is not a run folder (no config.toml in it)")
-        config = cfg.from_toml(cfg.load_toml(path / "config.toml"), str(path / "config.toml"))
+        # Its config.toml as it is now, every error naming the file.
+        config = RunDir(path).read_config("--resume")
         config.plugins = list(config.plugins) + list(args.plugin)
-        config.check()
         return config, path
     settings = {name: getattr(args, name) for name in (
         "restarts", "instances", "steps", "seed", "batch", "chunk", "devices", "matmul_precision",
@@ -183,12 +223,12 @@ def _run(args, argv) -> int:
     from suite.terminal import RichProgress, print_leaderboard
 
     registry = load_registry(local_files=config.plugins)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # a line per message, even in a pipe
     progress = RichProgress(err, enabled=not args.quiet)
     try:
         run = api.run_config(config, out=out, resume=bool(args.resume), progress=progress,
                              compile_cache=args.compile_cache, command=["suite", *argv],
-                             registry=registry, leader=leader)
+                             registry=registry, leader=leader, rerun_stale=args.rerun_stale)
     except KeyboardInterrupt:
         err.print(f"interrupted: finished cells are kept in {out}; "
                   f"continue with: suite run --resume {out} (or report them: suite report {out})",
@@ -222,8 +262,10 @@ def _write_report(run_dir, registry, console, *, quiet: bool, out=None):
     report = Report(run_dir)
     with console.status("writing the report", spinner="dots") if not quiet else _Nothing() as status:
         def progress(text):
-            if status is not None:
-                status.update(f"report: {text}")
+            if status is not None:  # a section's title comes from its plugin: text, not markup
+                from rich.text import Text
+
+                status.update(Text(f"report: {text}"))
         path = write(report, out, registry.sections, progress=progress)
     return path, headline(report)
 
@@ -239,9 +281,10 @@ class _Nothing:
 def _require_run_dir(path: str) -> Path:
     folder = Path(path)
     if not folder.is_dir():
-        raise UsageError(f"run folder {path!r} does not exist")
+        raise UsageError(f"run folder {path!r} does not exist; give a folder written by suite run")
     if not (folder / "config.toml").is_file() and not (folder / "cells.parquet").is_file():
-        raise UsageError(f"{path!r} is not a run folder (no config.toml or cells.parquet in it)")
+        raise UsageError(f"{path!r} is not a run folder (no config.toml or cells.parquet in it); "
+                         "give a folder written by suite run")
     return folder
 
 
@@ -249,37 +292,37 @@ def _report(args) -> int:
     from rich.console import Console
 
     from suite.registry import load_registry
+    from suite.report import report_target
     from suite.terminal import print_warnings
 
     folder = _require_run_dir(args.run_dir)
-    if args.out and Path(args.out).is_dir():
-        raise UsageError(f"--out {args.out!r} is a folder; give a file name such as {args.out}/report.html")
+    report_target(folder, args.out)  # refused before any work: a place that is not the report's
     registry = load_registry(local_files=args.plugin)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     print_warnings(err, registry.warnings)
     path, headline = _write_report(folder, registry, err, quiet=args.quiet, out=args.out)
     if not args.quiet:
-        err.print(headline, highlight=False)
+        err.print(headline, markup=False, highlight=False)
     print(path)
     return EXIT_OK
 
 
 def _publish(args) -> int:
     from rich.console import Console
+    from rich.text import Text
 
     from suite.registry import load_registry
-    from suite.report.publish import publish
+    from suite.report.publish import check, publish
     from suite.terminal import print_warnings
 
     folders = [_require_run_dir(p) for p in args.run_dirs]
     site = Path(args.site)
-    if site.exists() and not site.is_dir():
-        raise UsageError(f"--site {args.site!r} is a file, not a folder")
+    check(folders, site)  # refused before any work: a place that is not the suite's, a run inside the site
     registry = load_registry(local_files=args.plugin)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     print_warnings(err, registry.warnings)
     with err.status("publishing", spinner="dots") as status:
-        index = publish(folders, site, registry=registry, progress=lambda t: status.update(t))
+        index = publish(folders, site, registry=registry, progress=lambda t: status.update(Text(t)))
     print(index)
     return EXIT_OK
 

@@ -49,7 +49,7 @@ from typing import Any
 
 import tomli_w
 
-from suite.errors import UsageError
+from suite.errors import UsageError, shown
 
 # Precision targets Δf = f − f*: 10^k for k = 2, 1.8, ..., −8 (51 levels), as
 # COCO's bbob testbed (Hansen et al., "COCO: a platform for comparing
@@ -92,6 +92,10 @@ PRECISIONS = ("float32", "float64")
 # tuning grid of the user's own, and (in a resolved config.toml) which of the
 # values are conditions, so that a resumed run makes the same entries.
 SWEEP_KEY, CONDITIONS_KEY = "sweep", "conditions"
+# Most landscape settings, optimizer settings and cells one run may hold (and the
+# largest tuning budget): the plan of a larger run would fill memory before it
+# could start, and its cells would never finish.
+MAX_SETTINGS = 1_000_000
 # A wrapper starts where "+" is followed by a name: "1e+3" stays one number.
 _WRAP_SPLIT = re.compile(r"\+(?=[A-Za-z_])")
 
@@ -146,28 +150,27 @@ class RunConfig:
                 value = int(value)
                 setattr(self, name, value)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise UsageError(f"{name} must be an integer >= {low}; got {value!r}")
+                raise UsageError(f"{name} must be an integer >= {low}; got {shown(value)}")
             if value > high:
-                raise UsageError(f"{name} must be at most {high}; got {value}")
+                raise UsageError(f"{name} must be at most {high}; got {shown(value)}")
         targets = self.targets
-        if not isinstance(targets, (list, tuple)) or not targets or not all(
-                isinstance(t, numbers.Real) and not isinstance(t, bool) and 0 < t < math.inf for t in targets):
-            raise UsageError(f"targets must be a non-empty list of positive finite numbers; got {targets!r}")
+        if not isinstance(targets, (list, tuple)) or not targets or not all(map(_positive_finite, targets)):
+            raise UsageError(f"targets must be a non-empty list of positive finite numbers; got {shown(targets)}")
         self.targets = tuple(float(t) for t in targets)
         if list(self.targets) != sorted(self.targets, reverse=True):
             raise UsageError("targets must be in descending order (the last is the hardest)")
-        if self.precision not in PRECISIONS:
-            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; got {shown(self.precision)}")
         if not isinstance(self.stop_at_target, bool):
-            raise UsageError(f"stop_at_target must be true or false; got {self.stop_at_target!r}")
+            raise UsageError(f"stop_at_target must be true or false; got {shown(self.stop_at_target)}")
         budget_of(self.tuning)
-        if self.matmul_precision not in MATMUL_PRECISIONS:
+        if not isinstance(self.matmul_precision, str) or self.matmul_precision not in MATMUL_PRECISIONS:
             raise UsageError(f"matmul_precision must be one of {', '.join(MATMUL_PRECISIONS)}; "
-                             f"got {self.matmul_precision!r}")
+                             f"got {shown(self.matmul_precision)}")
         if not isinstance(self.plugins, list) or not all(isinstance(f, str) for f in self.plugins):
-            raise UsageError(f"plugins must be a list of plugin file paths; got {self.plugins!r}")
+            raise UsageError(f"plugins must be a list of plugin file paths; got {shown(self.plugins)}")
         if not isinstance(self.diagnostics, list) or not all(isinstance(d, str) for d in self.diagnostics):
-            raise UsageError(f"diagnostics must be a list of names; got {self.diagnostics!r}")
+            raise UsageError(f"diagnostics must be a list of names; got {shown(self.diagnostics)}")
         if "all" in self.diagnostics:
             self.diagnostics = list(DIAGNOSTICS)
         for name in self.diagnostics:
@@ -176,27 +179,66 @@ class RunConfig:
         for kind, items in (("landscape", self.landscapes), ("optimizer", self.optimizers),
                             ("wrapper", self.wrappers)):
             for item in items if isinstance(items, list) else [items]:
-                if not isinstance(item, Component):
-                    raise UsageError(f"{kind} {item!r} is not a suite.config.Component; give text such as "
-                                     f"'bowl:dim=10' or a table to suite.run, which makes them")
-                if not isinstance(item.values, dict) or not all(isinstance(v, list) and v
-                                                                for v in item.values.values()):
-                    raise UsageError(f"{kind} {item.name!r}: values must map each name to a non-empty list "
-                                     f"of values (a sweep); got {item.values!r}")
+                _check_component(item, kind)
         if not self.landscapes:
             raise UsageError("no landscape given; add --landscape NAME or a [[landscape]] table")
         if not self.optimizers:
             raise UsageError("no optimizer given; add --optimizer NAME or an [[optimizer]] table")
 
 
+def _positive_finite(t) -> bool:
+    if isinstance(t, bool) or not isinstance(t, numbers.Real):
+        return False
+    try:
+        return 0 < float(t) < math.inf
+    except (OverflowError, ValueError, TypeError):  # an integer beyond floats
+        return False
+
+
+def _check_component(item, kind: str) -> None:
+    """A landscape, optimizer or wrapper entry, and an optimizer's wrappers: fields of the right kinds."""
+    if not isinstance(item, Component):
+        raise UsageError(f"{kind} {shown(item)} is not a suite.config.Component; give text such as "
+                         f"'bowl:dim=10' or a table to suite.run, which makes them")
+    if not isinstance(item.name, str):
+        raise UsageError(f"a {kind} name must be a string such as 'bowl'; got {shown(item.name)}")
+    for field in ("values", "sweep"):
+        table = getattr(item, field)
+        if not isinstance(table, dict):
+            raise UsageError(f"{kind} {item.name!r}: {field} must map each parameter name to a non-empty list "
+                             f"of values (a sweep); got {shown(table)}")
+        for key, values in table.items():
+            if not isinstance(key, str):
+                raise UsageError(f"{kind} {item.name!r}: parameter names must be strings; got {shown(key)}")
+            if not isinstance(values, list) or not values:
+                raise UsageError(f"{kind} {item.name!r}: {field} {key!r} must be a non-empty list of values "
+                                 f"(a sweep); got {shown(values)}")
+    if kind != "optimizer" and (item.sweep or item.wrappers or item.conditions is not None):
+        raise UsageError(f"{kind} {item.name!r}: only an optimizer has a {SWEEP_KEY} grid, wrappers or "
+                         f"{CONDITIONS_KEY}")
+    if item.conditions is not None and not (isinstance(item.conditions, list)
+                                            and all(isinstance(c, str) for c in item.conditions)):
+        raise UsageError(f"{kind} {item.name!r}: {CONDITIONS_KEY} must be a list of hyperparameter names; "
+                         f"got {shown(item.conditions)}")
+    if not isinstance(item.wrappers, list):
+        raise UsageError(f"{kind} {item.name!r}: wrappers must be a list of wrapper entries; "
+                         f"got {shown(item.wrappers)}")
+    for wrapper in item.wrappers:
+        _check_component(wrapper, "wrapper")
+
+
 def budget_of(tuning) -> int:
     """N of ``tuning = "budget:N"``; 0 for ``"grid"``; a one-line error otherwise."""
-    if tuning == "grid":
-        return 0
-    head, sep, tail = str(tuning).partition(":")
-    if isinstance(tuning, str) and head == "budget" and sep and tail.isdigit() and int(tail) >= 1:
-        return int(tail)
-    raise UsageError(f"tuning must be grid or budget:N with N >= 1 settings per optimizer; got {tuning!r}")
+    if isinstance(tuning, str):
+        if tuning == "grid":
+            return 0
+        head, sep, tail = tuning.partition(":")
+        # ASCII digits only: "²" is a digit to str.isdigit, not to int().
+        if (head == "budget" and sep and tail.isascii() and tail.isdigit() and len(tail) <= 18
+                and 1 <= int(tail) <= MAX_SETTINGS):
+            return int(tail)
+    raise UsageError(f"tuning must be grid or budget:N with N from 1 to {MAX_SETTINGS} settings per optimizer; "
+                     f"got {shown(tuning)}")
 
 
 def parse_component(text: str, where: str) -> tuple[str, dict[str, list[str]]]:
@@ -213,8 +255,9 @@ def parse_component(text: str, where: str) -> tuple[str, dict[str, list[str]]]:
         if not sep or not key or not raw:
             raise UsageError(f"{where} {text!r}: expected key=value, got {pair!r}")
         if key in values:
+            example = f"{key}=v1,v2"
             raise UsageError(f"{where} {text!r}: {key!r} is given twice; give it once, with a list "
-                             f"of values to sweep ({key}=v1,v2)")
+                             f"of values to sweep ({example if example.isprintable() else repr(example)})")
         values[key] = raw.split(",")
     return name, values
 
@@ -263,34 +306,58 @@ def _tables(value, what: str, source: str) -> list[Component]:
 
 
 def load_toml(path: str | Path) -> dict:
-    """Reads a TOML config file with one-line errors."""
-    path = Path(path)
+    """Reads a TOML config file with one-line errors (naming the file and what is wrong)."""
+    limit = 16 * 2**20  # a config is a small file; this also stops reading /dev/zero
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"config file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        with Path(path).open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        what = {FileNotFoundError: "does not exist", IsADirectoryError: "is a folder, not a TOML file",
+                PermissionError: "cannot be read: permission denied"}.get(type(exc), f"cannot be read: {exc.strerror}")
+        raise UsageError(f"config file {str(path)!r} {what}") from None
+    except (TypeError, ValueError) as exc:  # not a path at all, or one with a NUL byte
+        raise UsageError(f"config file {path!r} is not a valid file path: {exc}") from None
+    if len(data) > limit:
+        raise UsageError(f"config file {str(path)!r} is larger than 16 MiB; a config is a small TOML file")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config file {str(path)!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+                         f"offset {exc.start}); is it a TOML file?") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, an integer of 5000 digits, deep nesting
+        raise UsageError(f"config file {str(path)!r} is not valid TOML: "
+                         f"{' '.join(str(exc).split())[:200] or 'nested too deeply'}") from None
 
 
 def from_toml(data: dict, source: str = "config") -> RunConfig:
-    """Builds a :class:`RunConfig` from parsed TOML."""
+    """Builds a :class:`RunConfig` from parsed TOML; a key of the wrong type names ``source``."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{source} must be a table of keys (parsed TOML, a dict); got {type(data).__name__}")
     allowed = set(RUN_KEYS) | {"landscape", "optimizer", "wrap"}
     for key in data:
         if key not in allowed:
-            raise UsageError(
-                f"unknown key {key!r} in {source}; choose from: {', '.join(sorted(allowed))}"
-            )
+            raise UsageError(f"unknown key {shown(key, 80)} in {source}; choose from: {', '.join(sorted(allowed))}")
     fields = {k: data[k] for k in RUN_KEYS if k in data}
+    number = (lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool))
+    text = (lambda v: isinstance(v, str))
+    # What each run key must be (ranges and choices are checked by RunConfig.check).
+    kinds = {name: (lambda v: number(v) and isinstance(v, numbers.Integral), "an integer")
+             for name in INTEGER_RANGES} | {
+        "targets": (lambda v: isinstance(v, (list, tuple)) and all(number(t) for t in v),
+                    "a list of numbers (precision levels, descending), e.g. [1e-2, 1e-8]"),
+        "precision": (text, f"one of {', '.join(PRECISIONS)}"), "tuning": (text, "grid or budget:N"),
+        "matmul_precision": (text, f"one of {', '.join(MATMUL_PRECISIONS)}"),
+        "stop_at_target": (lambda v: isinstance(v, bool), "true or false"),
+        "diagnostics": (lambda v: text(v) or isinstance(v, list) and all(map(text, v)), "a list of names, or all"),
+        "plugins": (lambda v: isinstance(v, list) and all(map(text, v)), "a list of file paths"),
+    }
+    for key, value in fields.items():
+        if not kinds[key][0](value):
+            raise UsageError(f"{key} in {source} must be {kinds[key][1]}; got {shown(value, 80)}")
     if isinstance(fields.get("diagnostics"), str):  # diagnostics = "all"
         fields["diagnostics"] = [fields["diagnostics"]]
     if "targets" in fields:
-        fields["targets"] = tuple(fields["targets"]) if isinstance(fields["targets"], list) else fields["targets"]
-    if "plugins" in fields and not (
-        isinstance(fields["plugins"], list) and all(isinstance(p, str) for p in fields["plugins"])
-    ):
-        raise UsageError(f"plugins in {source} must be a list of file paths")
+        fields["targets"] = tuple(fields["targets"])
     components = {kind: _tables(data.get(kind, []), kind, source) for kind in ("landscape", "optimizer", "wrap")}
     return RunConfig(landscapes=components["landscape"], optimizers=components["optimizer"],
                      wrappers=components["wrap"], **fields)

@@ -42,8 +42,9 @@ def git_commit(path: Path) -> str | None:
         return None
 
 
-def collect(seed: int, command: list[str], plugins: list[str]) -> dict:
-    """Metadata of a run about to start."""
+def collect(seed: int, command: list[str], plugins: dict) -> dict:
+    """Metadata of a run about to start; ``plugins`` is where each component came from, by plugin
+    (:meth:`suite.registry.Registry.provenance`)."""
     devices = jax.devices()
     return {
         "command": command,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from suite.config import CONDITIONS_KEY, SWEEP_KEY, Component, RunConfig, budget_of
+from suite.config import CONDITIONS_KEY, MAX_SETTINGS, SWEEP_KEY, Component, RunConfig, budget_of
 from suite.errors import UsageError
 from suite.params import Param, lookup
 from suite.registry import Registry
@@ -140,7 +140,21 @@ def expand(params: tuple[Param, ...], given: dict[str, list], owner: str,
     for key, values in given.items():
         grid[key] = _checked(lookup(params, key, owner), values, owner)
     names = [p.name for p in params]
+    _fits(math.prod(len(grid[n]) for n in names), f"the values of {owner}")
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def _count(params: tuple[Param, ...], given: dict[str, list], base: dict[str, tuple]) -> int:
+    """How many settings :func:`expand` makes of these values, before it checks them."""
+    sizes = {p.name: 1 for p in params} | {k: len(v) for k, v in base.items()} | {
+        k: len(v) for k, v in given.items()}
+    return math.prod(sizes[p.name] for p in params)
+
+
+def _fits(count: int, what: str, unit: str = "settings", hint: str = "sweep fewer values") -> None:
+    """A one-line error where a plan would grow beyond what a run can hold (:data:`MAX_SETTINGS`)."""
+    if count > MAX_SETTINGS:
+        raise UsageError(f"{what} make {count:,} {unit}; a run holds at most {MAX_SETTINGS:,}: {hint}")
 
 
 def _checked(param: Param, values: list, owner: str) -> list:
@@ -158,8 +172,11 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeSettin
     for comp in config.landscapes:
         spec = registry.landscape(comp.name)
         owner = f"landscape {comp.name!r}"
-        landscapes += [LandscapeSetting(spec, v, i) for v in expand(spec.params, comp.values, owner, {})
-                       for i in range(config.instances)]
+        settings = expand(spec.params, comp.values, owner, {})
+        _fits(len(landscapes) + len(settings) * config.instances,
+              f"the landscapes ({config.instances:,} instance{'s' if config.instances > 1 else ''} of each)",
+              hint="sweep fewer values or ask fewer instances")
+        landscapes += [LandscapeSetting(spec, v, i) for v in settings for i in range(config.instances)]
     optimizers = []
     budget = budget_of(config.tuning)
     made: dict[str, int] = {}  # entry -> the user's optimizer entry (position) that made it
@@ -180,6 +197,10 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeSettin
             own_grid[name] = tuple(_checked(lookup(spec.params, name, owner), values, owner))
         tuned = {k: tuple(v) for k, v in spec.sweep.items() if k not in comp.values} | own_grid
         # A budget samples the range of every grid, declared or the user's own.
+        count = ((budget if any(p.name in tuned for p in spec.params) else 1) * _count(spec.params, comp.values, {})
+                 if budget else _count(spec.params, comp.values, tuned))
+        _fits(len(optimizers) + count * len(chains), f"the optimizers up to {owner} (values, grids and wrappers "
+              f"multiply)", hint="sweep fewer values, or tune over a smaller grid or budget")
         grids = budget_points(spec.params, tuned, budget) if budget else [tuned]
         mine = [OptimizerSetting(spec, values, chain, fixed)
                 for grid in grids for values in expand(spec.params, comp.values, owner, grid) for chain in chains]
@@ -191,7 +212,10 @@ def resolve(config: RunConfig, registry: Registry) -> tuple[list[LandscapeSettin
                         f"entry is tuned once: set them apart with a value or a wrapper, or give one grid "
                         f"({SWEEP_KEY}.NAME=...)")
         optimizers += mine
-    return _unique(landscapes), _unique(optimizers)
+    landscapes, optimizers = _unique(landscapes), _unique(optimizers)
+    _fits(len(landscapes) * len(optimizers), f"{len(landscapes):,} landscape settings × {len(optimizers):,} "
+          f"optimizer settings", "cells", "sweep fewer values")
+    return landscapes, optimizers
 
 
 def budget_points(params: tuple[Param, ...], space: dict[str, tuple], n: int) -> list[dict[str, tuple]]:
@@ -220,9 +244,13 @@ def budget_points(params: tuple[Param, ...], space: dict[str, tuple], n: int) ->
                 low, high = float(min(values)), float(max(values))
                 if low > 0:
                     value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-                else:
+                elif math.isfinite(high - low):
                     value = low + u * (high - low)
-                point[name] = (float(f"{value:.3g}"),)
+                else:  # a range wider than the largest float
+                    value = (1 - u) * low + u * high
+                # 3 significant digits, or more where rounding leaves the grid's range
+                # (1.8e308 is infinite; 0.123 is below a bound of 0.12345).
+                point[name] = (_rounded(value, low, high),)
             else:
                 point[name] = (values[min(int(u * len(values)), len(values) - 1)],)
         points.append(point)
@@ -230,6 +258,15 @@ def budget_points(params: tuple[Param, ...], space: dict[str, tuple], n: int) ->
 
 
 _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)
+
+
+def _rounded(value: float, low: float, high: float) -> float:
+    """``value`` to 3 significant digits (readable labels), or as few more as keep it in [low, high]."""
+    for digits in range(3, 18):
+        rounded = float(f"{value:.{digits}g}")
+        if low <= rounded <= high:
+            return rounded
+    return min(max(value, low), high)
 
 
 def _halton(i: int, base: int) -> float:
@@ -254,6 +291,7 @@ def _wrapper_chains(components: list[Component], registry: Registry, optimizer: 
         spec = registry.wrapper(comp.name)
         owner = f"wrapper {comp.name!r}"
         options.append([WrapperSetting(spec, v) for v in expand(spec.params, comp.values, owner, {})])
+    _fits(math.prod(len(o) for o in options), f"the wrappers of optimizer {optimizer!r}")
     return list(itertools.product(*options))
 
 
@@ -294,14 +332,22 @@ def checkpoint_steps(steps: int, count: int) -> np.ndarray:
 
 
 def plan_record(cells: list[Cell], landscapes: list[LandscapeSetting], optimizers: list[OptimizerSetting]) -> dict:
-    """What ``plan.json`` records: every planned cell, and the components' own descriptions."""
+    """What ``plan.json`` records: every planned cell, and the components' own descriptions.
+
+    Each component names its plugin and the plugin's ``source``: the
+    distribution and version it was installed from, or the file's path and
+    sha256 (``{}`` where the registry did not say).
+    """
+    def describe(spec) -> dict:
+        return {"doc": spec.doc, "plugin": spec.plugin, "source": dict(getattr(spec, "source", None) or {})}
+
     components = {"landscapes": {}, "optimizers": {}, "wrappers": {}}
     for item in landscapes:
-        components["landscapes"][item.spec.name] = {"doc": item.spec.doc, "plugin": item.spec.plugin}
+        components["landscapes"][item.spec.name] = describe(item.spec)
     for setting in optimizers:
-        components["optimizers"][setting.spec.name] = {"doc": setting.spec.doc, "plugin": setting.spec.plugin}
+        components["optimizers"][setting.spec.name] = describe(setting.spec)
         for w in setting.wrappers:
-            components["wrappers"][w.spec.name] = {"doc": w.spec.doc, "plugin": w.spec.plugin}
+            components["wrappers"][w.spec.name] = describe(w.spec)
     return {"cells": [{"cell_id": c.id, "landscape_label": c.landscape.label,
                        "optimizer_label": c.optimizer.label, "entry": c.optimizer.entry} for c in cells],
             "components": components}

@@ -34,7 +34,7 @@ from suite.environment import copy_bandwidth
 from suite.errors import one_line
 from suite.metrics import resolution
 from suite.plan import Cell, OptimizerSetting, checkpoint_steps
-from suite.results import RunDir
+from suite.results import RunDir, conditions
 
 
 class Progress:
@@ -255,18 +255,26 @@ def _execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, progress: Pr
     device_name = f"{device.platform}:{device.device_kind}"
     bandwidth = copy_bandwidth(device) * (1 if cache.mesh is None else cache.mesh.devices.size)
     order = {cell.id: i for i, cell in enumerate(cells)}
-    done = run_dir.finished()
+    # Cells that ran under other conditions, or whose files cannot be read, run again.
+    run_conditions = conditions(config)
+    done = run_dir.finished(run_conditions)
     pending = [c for c in cells if c.id not in done]
     counts = {"ran": 0, "skipped": len(cells) - len(pending), "failed": 0}
-    progress.start(float(len(pending)))
+    # A program runs every cell of its group, finished ones too, so that a cell
+    # run again (its files were lost or unreadable) gets the bits of an
+    # uninterrupted run: the number of settings run together can change the
+    # last bits. Only the unfinished cells are written.
+    todo = [group for group in group_cells(cells) if any(c.id not in done for c in group)]
+    progress.start(float(sum(len(group) for group in todo)))
     ckpts = np.asarray(checkpoint_steps(config.steps, config.checkpoints))
     draws: dict[str, streams.Draw | Exception] = {}
-    for group in group_cells(pending):
+    for group in todo:
         setting = group[0].landscape
         progress.describe(f"{setting.label} · {group[0].optimizer.spec.name}")
         try:
             if setting.label not in draws:
                 try:
+                    batching.check_instance(setting, config.seed, device)  # too large: one line, not an OOM
                     draws[setting.label] = streams.draw(setting, config.seed)
                 except Exception as exc:  # noqa: BLE001 - recorded per cell
                     draws[setting.label] = exc
@@ -277,18 +285,20 @@ def _execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, progress: Pr
                                progress=progress, device=device)
         except Exception as exc:  # noqa: BLE001 - one failing cell never takes the run down
             message = one_line(exc)[:2000]
-            for cell in group:
+            for cell in (c for c in group if c.id not in done):
                 row = tables.cell_row(cell, order[cell.id], config, status="failed", group=group_id(cell),
                                       error=message, device=device_name)
                 if write:
-                    run_dir.write_cell(cell.id, "failed", {"cells": pd.DataFrame([row])})
-            counts["failed"] += len(group)
+                    run_dir.write_cell(cell.id, "failed", {"cells": pd.DataFrame([row])}, run_conditions)
+            counts["failed"] += sum(c.id not in done for c in group)
             progress.advance(len(group))
             continue
         instance = draw.instance
         cell_resolution = resolution(None if instance.f_opt is None else float(instance.f_opt), config.precision)
         execution = execution_columns(result, config, len(group), bandwidth)
         for h, cell in enumerate(group):
+            if cell.id in done:
+                continue
             summary = {k: v[h] for k, v in result.summary.items()}
             found = result.diagnostics[h] if result.diagnostics else {}
             restarts = tables.restart_table(cell, summary, config, cell_resolution)
@@ -303,6 +313,6 @@ def _execute(config: RunConfig, cells: list[Cell], run_dir: RunDir, progress: Pr
                     "cells": pd.DataFrame([row]),
                     "curves": tables.curve_table(cell, summary, ckpts),
                     **diagnostic_tables(cell, found, ckpts),
-                })
+                }, run_conditions)
             counts["ran"] += 1
     return counts

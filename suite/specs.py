@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from suite.params import Param
+from suite.params import DeclarationError, Param, declared, declared_values
 from suite.types import Point, PRNGKey, PyTree, Scalar
 
 KNOWN_TAGS = ("convex", "multimodal", "saddles", "plateaus", "vanishing-gradients", "stochastic")
@@ -119,15 +119,32 @@ def _first_paragraph(obj) -> str:
 
 
 class _Registered:
-    """What every registered spec shares: its parameters' defaults and a doc line."""
+    """What every registered spec shares: its parameters' defaults and a doc line.
 
+    A spec checks its own declaration when it is made (a plugin's ``register``
+    call): parameters, sweep and test values that cannot work are refused with
+    a :class:`suite.params.DeclarationError` naming the item.
+    """
+
+    name: str
     params: tuple[Param, ...]
     doc: str
+    test_config: dict
+    KIND = "component"
 
     def _finish(self, fn: Callable) -> None:
-        object.__setattr__(self, "params", tuple(self.params))
+        owner = f"{self.KIND} {self.name!r}"
+        if not callable(fn):
+            raise DeclarationError(f"{owner}: its builder must be a function; got {fn!r}")
+        object.__setattr__(self, "params", declared(self.params, owner))
+        if not isinstance(self.doc, str):
+            raise DeclarationError(f"{owner}: doc must be a string; got {self.doc!r}")
         if not self.doc:
             object.__setattr__(self, "doc", _first_paragraph(fn))
+        object.__setattr__(self, "test_config",
+                           declared_values(self.params, self.test_config, owner, "test_config", lists=False))
+        if not isinstance(self.source, dict):
+            object.__setattr__(self, "source", dict(self.source or {}))
 
     @property
     def defaults(self) -> dict:
@@ -146,6 +163,8 @@ class LandscapeSpec(_Registered):
       doc: one paragraph; defaults to the first paragraph of ``build``'s docstring.
       test_config: small parameter values for tests and ``suite check``.
       plugin: the plugin that registered it (set by the registry).
+      source: where the plugin came from (set by the registry): its
+        distribution and version, or its file's path and sha256.
     """
 
     name: str
@@ -154,6 +173,8 @@ class LandscapeSpec(_Registered):
     doc: str = ""
     test_config: dict = dataclasses.field(default_factory=dict)
     plugin: str = ""
+    source: dict = dataclasses.field(default_factory=dict, compare=False)
+    KIND = "landscape"
 
     def __post_init__(self):
         self._finish(self.build)
@@ -174,6 +195,7 @@ class OptimizerSpec(_Registered):
       doc: one paragraph; defaults to the first paragraph of ``factory``'s docstring.
       test_config: small hyperparameter values for tests and ``suite check``.
       plugin: the plugin that registered it (set by the registry).
+      source: where the plugin came from (set by the registry).
     """
 
     name: str
@@ -183,17 +205,14 @@ class OptimizerSpec(_Registered):
     doc: str = ""
     test_config: dict = dataclasses.field(default_factory=dict)
     plugin: str = ""
+    source: dict = dataclasses.field(default_factory=dict, compare=False)
+    KIND = "optimizer"
 
     def __post_init__(self):
         self._finish(self.factory)
-        object.__setattr__(self, "sweep", {k: tuple(v) for k, v in self.sweep.items()})
-        names = {p.name for p in self.params}
-        unknown = set(self.sweep) - names
-        if unknown:
-            raise ValueError(
-                f"optimizer {self.name!r}: sweep names {sorted(unknown)} are not "
-                f"declared parameters {sorted(names)}."
-            )
+        # A sweep names declared parameters only, each with a non-empty list of valid values.
+        object.__setattr__(self, "sweep", declared_values(self.params, self.sweep, f"optimizer {self.name!r}",
+                                                          "sweep", lists=True))
 
     def transformation(self, **hyperparameters) -> optax.GradientTransformationExtraArgs:
         """The transformation, accepting (and ignoring) extra update arguments."""
@@ -216,6 +235,7 @@ class WrapperSpec(_Registered):
       doc: one paragraph; defaults to the first paragraph of ``wrap``'s docstring.
       test_config: small hyperparameter values for tests and ``suite check``.
       plugin: the plugin that registered it (set by the registry).
+      source: where the plugin came from (set by the registry).
 
     Wrappers declare no default sweep: their parameters describe the condition
     studied (a delay, a noise level), not a knob the leaderboard may tune.
@@ -227,6 +247,8 @@ class WrapperSpec(_Registered):
     doc: str = ""
     test_config: dict = dataclasses.field(default_factory=dict)
     plugin: str = ""
+    source: dict = dataclasses.field(default_factory=dict, compare=False)
+    KIND = "wrapper"
 
     def __post_init__(self):
         self._finish(self.wrap)
@@ -266,11 +288,19 @@ class SectionSpec:
     order: int = 500
     doc: str = ""
     plugin: str = ""
+    source: dict = dataclasses.field(default_factory=dict, compare=False)
 
     def __post_init__(self):
+        owner = f"report section {self.name!r}"
+        if not callable(self.render):
+            raise DeclarationError(f"{owner}: render must be a function; got {self.render!r}")
         if self.scope not in SECTION_SCOPES:
-            raise ValueError(f"report section {self.name!r}: scope {self.scope!r} is not one of "
-                             f"{', '.join(SECTION_SCOPES)}")
+            raise DeclarationError(f"{owner}: scope {self.scope!r} is not one of {', '.join(SECTION_SCOPES)}")
+        if isinstance(self.order, bool) or not isinstance(self.order, (int, float)):
+            raise DeclarationError(f"{owner}: order must be a number; got {self.order!r}")
+        for name in ("title", "doc"):
+            if not isinstance(getattr(self, name), str):
+                raise DeclarationError(f"{owner}: {name} must be a string; got {getattr(self, name)!r}")
         if not self.title:
             object.__setattr__(self, "title", self.name.replace("_", " ").capitalize())
         if not self.doc:

@@ -17,7 +17,7 @@ from suite.runner import Progress
 def print_warnings(console, warnings) -> None:
     """Each warning on its own line, its text printed literally."""
     for warning in warnings:
-        console.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+        console.print(Text.assemble(("warning: ", "yellow"), str(warning)), highlight=False, soft_wrap=True)
 
 
 def print_leaderboard(tables: dict, config, cache_dir=None) -> None:
@@ -42,30 +42,32 @@ def print_leaderboard(tables: dict, config, cache_dir=None) -> None:
         console = Console(width=160)
     mode = ("fixed-target mode: a restart stops at the last target; final loss is the loss there"
             if config.stop_at_target else "final loss is f(x_T), every restart runs every step")
-    console.print(f"[bold]Conditions[/bold]: {mode}; {config.precision}; tuning {config.tuning}", highlight=False)
-    console.print(f"[bold]Leaderboard[/bold]: success means Δf = f − f* ≤ the target, reached and still "
-                  f"held at the last step; {SELECTION_RULE}. Every setting is kept in cells.parquet.",
+    console.print(Text.assemble(("Conditions", "bold"), f": {mode}; {config.precision}; tuning {config.tuning}"),
                   highlight=False)
+    console.print(Text.assemble(("Leaderboard", "bold"), ": success means Δf = f − f* ≤ the target, reached and "
+                                f"still held at the last step; {SELECTION_RULE}. Every setting is kept in "
+                                "cells.parquet."), highlight=False)
     for landscape, rows in board.groupby("landscape_label", sort=False):
         label = str(rows["rank_target"].iloc[0])
         title = landscape
         if rows["f_opt_kind"].iloc[0] == "reference":
             title += (f"  (f* = {rows['f_opt'].iloc[0]:g} is a reference value, not this "
                       f"instance's proven minimum: Δf can go below 0)")
-        table = Table(title=title, title_justify="left", title_style="bold",
+        # Labels and values come from plugins and configs: Text, never markup.
+        table = Table(title=Text(str(title)), title_justify="left", title_style="bold",
                       box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "optimizer", "setting", f"success ≤{label}", "relapsed", "ERT", "p vs lead",
                        "tried", "median f", "best f", "div.", "µs/step"):
             # Names are never cut: a narrow terminal folds the other columns instead.
             is_entry = column == "optimizer"
-            table.add_column(column, justify="left" if column in ("optimizer", "setting") else "right",
+            table.add_column(Text(column), justify="left" if column in ("optimizer", "setting") else "right",
                              min_width=int(rows["entry"].str.len().max()) if is_entry else None,
                              no_wrap=is_entry, overflow="fold")
         below = float(label) < float(rows["resolution"].iloc[0])
         for _, row in rows.iterrows():
             ert_value = float(row[f"ert_{label}"])
             p_value = float(row["p_value"])
-            table.add_row(
+            table.add_row(*(Text(str(value)) for value in (
                 str(row["rank"]), row["entry"], _swept(cells, row),
                 "below resolution" if below else f"{row[f'success_{label}']:.0%}",
                 f"{row['relapse_rate']:.0%}",
@@ -74,32 +76,34 @@ def print_leaderboard(tables: dict, config, cache_dir=None) -> None:
                 str(int(row["settings_tried"])),
                 f"{row['median_final_loss']:.2g}", f"{row['best_loss']:.2g}",
                 f"{row['divergence_rate']:.0%}", f"{row['seconds_per_step'] * 1e6:.1f}",
-            )
+            )))
         console.print(table, highlight=False)
         if bool(rows["below_resolution"].iloc[0]):
             console.print(f"  below resolution: Δf ≤ {hardest} is finer than float rounding at f* "
                           f"(≈ {rows['resolution'].iloc[0]:.2g}); ranked at Δf ≤ {label}. To score it, run with "
-                          f"--precision float64 or write the landscape relative to f*", highlight=False)
+                          f"--precision float64 or write the landscape relative to f*", markup=False,
+                          highlight=False)
         elif bool(rows["unsolved"].iloc[0]):
             why = ("" if bool(rows["held_half"].iloc[0]) else
                    " (no setting held any target on half its restarts: mostly a final-loss comparison)")
             console.print(f"  unsolved at {hardest}: no setting held it; ranked at Δf ≤ {label}{why}",
-                          highlight=False)
+                          markup=False, highlight=False)
         warning = next((str(w) for w in rows.get("warning", pd.Series(dtype=str)).fillna("") if w), "")
         if warning:
-            console.print(f"  [bold red]warning:[/bold red] {warning}", highlight=False)
+            console.print(Text.assemble("  ", ("warning:", "bold red"), f" {warning}"), highlight=False)
     console.print(f"equal # means tied: p vs lead is the paired sign test against the first entry of the tie "
                   f"group above (or its own), p ≥ {TIE_LEVEL:g} joins it; relapsed = share that reached a target "
                   f"and ended above it; ERT counts first hits; tried = settings of the entry on the landscape "
-                  f"(its tuning budget)", highlight=False)
+                  f"(its tuning budget)", markup=False, highlight=False)
     if board["at_edge"].astype(bool).any():
         console.print("* the best value is at the edge of the sweep: the optimum may lie outside it",
-                      highlight=False)
+                      markup=False, highlight=False)
     programs = cells[cells["status"] == "ok"].drop_duplicates("group")
     total_compile, total_run = programs["compile_seconds"].sum(), programs["run_seconds"].sum()
     cache = f"; compilation cache {cache_dir}" if cache_dir else "; compilation cache off"
     console.print(f"compile {total_compile:.1f} s, run {total_run:.1f} s "
-                  f"(ERT in steps; µs/step is one cell's share of its program{cache})", highlight=False)
+                  f"(ERT in steps; µs/step is one cell's share of its program{cache})", markup=False,
+                  highlight=False)
 
 
 def _swept(cells, row) -> str:
@@ -133,7 +137,7 @@ class RichProgress(Progress):
         return self._progress.__exit__(*exc)
 
     def announce(self, text: str) -> None:
-        self._console.print(text, markup=False, highlight=False)
+        self._console.print(text, markup=False, highlight=False, soft_wrap=True)  # one line, whatever the width
 
     def warn(self, text: str) -> None:
         print_warnings(self._console, [text])

@@ -71,7 +71,7 @@ def test_bad_input_is_one_line_with_exit_code_2(capsys, argv, message):
     ("[[landscape]]\ndim = 3\n", "needs name = "),
     ("landscape = 3\n", "must be an array of tables"),
     ("targets = [1.0, 10.0]\n", "targets must be in descending order"),
-    ("restarts = 'many'\n", "restarts must be an integer >= 1; got 'many'"),
+    ("restarts = 'many'\n", "must be an integer; got 'many'"),
     ("[[optimizer]]\nname = 'sgd'\n[[landscape]]\nname = 'bowl'\ndim = 2.5\n", "parameter 'dim' of landscape 'bowl' must be an integer"),
 ])
 def test_malformed_config_is_one_line_with_exit_code_2(capsys, tmp_path, text, message):

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from suite.errors import UsageError
 from suite.report.blocks import Code, Figure, Note, Table, Text
 from suite.report.data import Report
+from suite.report.files import REPORT_TITLE, is_suite_html, os_error, within, writable_folder, write_atomic
 
-__all__ = ["Code", "Figure", "Note", "Report", "Table", "Text", "headline", "write", "write_report"]
+__all__ = ["Code", "Figure", "Note", "Report", "Table", "Text", "headline", "report_target", "write",
+           "write_report"]
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry=None,
@@ -22,7 +25,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry
 
     Args:
       run_dir: a run folder (complete, partial or still running).
-      out: the HTML file to write (atomically).
+      out: the HTML file to write (atomically): a new file, or an HTML report the suite
+        wrote; inside the run folder only its ``report.html`` (see :func:`report_target`).
       registry: where the report sections come from; by default every
         installed plugin's (:func:`suite.registry.load_registry`).
       progress: called with a short description before each section.
@@ -36,16 +40,51 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry
     return write(Report(run_dir), out, registry.sections, progress=progress)
 
 
+def report_target(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """The file the report of ``run_dir`` may be written to, or a :class:`~suite.errors.UsageError`.
+
+    A report may be written to a new file, or replace an HTML report that the
+    suite wrote (an ``.html`` file that starts with the report's doctype,
+    generator and title); inside the run folder only to ``report.html``. The
+    folder it goes in must be writable.
+    """
+    run = Path(run_dir)
+    path = Path(out) if out is not None else run / "report.html"
+    name = str(path)
+    if path.is_symlink():
+        raise UsageError(f"report {name!r} is a symbolic link; give a new file name such as report.html")
+    if path.is_dir():
+        raise UsageError(f"report {name!r} is a folder; give a file name such as {str(path / 'report.html')!r}")
+    if within(path, run) and path.resolve() != run.resolve() / "report.html":
+        raise UsageError(f"report {name!r} is inside the run folder {str(run)!r}, where only report.html "
+                         f"may be written; give {str(run / 'report.html')!r} or a file outside it")
+    if os.path.lexists(path):
+        if not path.is_file():
+            raise UsageError(f"report {name!r} exists and is not a regular file; give a new file name")
+        if not is_suite_html(path, REPORT_TITLE):
+            raise UsageError(f"report {name!r} exists and is not an HTML report written by suite; refusing "
+                             "to overwrite it: give a new file name, or an existing suite report (.html)")
+    writable_folder(path.parent, f"report {name!r}")
+    return path
+
+
 def write(report: Report, out: str | Path | None, sections: dict, *, progress=None) -> Path:
-    """Renders ``report`` with ``sections`` and writes it atomically (default ``RUN_DIR/report.html``)."""
+    """Renders ``report`` with ``sections`` and writes it atomically (default ``RUN_DIR/report.html``).
+
+    Raises:
+      UsageError: ``out`` is a place :func:`report_target` refuses, or the write failed
+        (the message names the path and why; nothing else is touched).
+    """
     from suite.report.render import render
 
+    out = report_target(report.path, out)  # before rendering: a refusal costs nothing
     html = render(report, sections, progress=progress)
-    out = Path(out) if out else report.path / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, out)
+    out = report_target(report.path, out)  # again: the place may have changed meanwhile
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(out, html)
+    except OSError as exc:
+        raise os_error(exc, f"cannot write the report {str(out)!r}") from None
     return out
 
 

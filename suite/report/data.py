@@ -53,8 +53,14 @@ class Report:
         self.pictures: pd.DataFrame = tables.get("pictures", pd.DataFrame())
         self.metadata: dict = run.read_metadata()
         self.plan: dict = run.read_plan()
-        self.config_text = run.config_path.read_text() if run.config_path.is_file() else ""
-        self.rng_seed = int(self.metadata.get("seed") or 0)
+        # Cells whose files cannot be read: left out of the tables, shown as failed with the reason.
+        self.unreadable: dict[str, str] = dict(run.unreadable)
+        if self.unreadable:
+            self.cells = _with_unreadable(self.cells, self.unreadable, self.plan, self.path)
+        self.config_text = (run.config_path.read_bytes().decode("utf-8", errors="replace")
+                            if run.config_path.is_file() else "")
+        seed = self.metadata.get("seed")
+        self.rng_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
         self._hits: dict = {}
         self._intervals: dict = {}
 
@@ -344,6 +350,29 @@ class Report:
         if bool(stop):
             return "fixed-target mode: restarts stop at the last target, final loss is the loss at the stop"
         return "default: every restart runs every step; final loss is f(x_T)"
+
+
+def _with_unreadable(cells: pd.DataFrame, unreadable: dict[str, str], plan: dict, path: Path) -> pd.DataFrame:
+    """``cells`` with a failed row for each cell whose files cannot be read, its error saying why."""
+    planned = {c["cell_id"]: (i, c) for i, c in enumerate(plan.get("cells", []))}
+    rows = []
+    for cell_id, problem in unreadable.items():
+        order, record = planned.get(cell_id, (len(planned), {}))
+        landscape = record.get("landscape_label") or f"(cell {cell_id}, not in plan.json)"
+        entry = record.get("entry") or record.get("optimizer_label") or cell_id
+        row = {"cell_id": cell_id, "order": order, "landscape_label": landscape,
+               "optimizer_label": record.get("optimizer_label") or entry, "entry": entry, "status": "failed",
+               "error": f"unreadable: {problem}; suite run --resume {path} runs it again"}
+        # The identity columns its landscape's and entry's other cells give.
+        for key, column in (("landscape_label", "landscape"), ("entry", "optimizer"), ("entry", "wrappers")):
+            if not cells.empty and key in cells and column in cells:
+                same = cells.loc[cells[key] == row[key], column]
+                if not same.empty:
+                    row[column] = same.iloc[0]
+        row.setdefault("optimizer", entry.split("(")[0].split("+")[0])
+        rows.append(row)
+    table = pd.concat([cells, pd.DataFrame(rows)], ignore_index=True) if not cells.empty else pd.DataFrame(rows)
+    return table.sort_values("order", kind="stable").reset_index(drop=True) if "order" in table else table
 
 
 def _crc(text: str) -> int:
