@@ -255,9 +255,9 @@ def run(config: str | Path | dict | cfg.RunConfig | None = None, *,
       UsageError: a bad name, value or folder (one line naming it).
       KeyboardInterrupt: after keeping every finished cell (continue with :func:`resume`).
     """
-    shown = (str(Path(config).resolve()) if isinstance(config, (str, Path))
-             else "RunConfig(...)" if isinstance(config, cfg.RunConfig) else config)
-    given = {"config": shown, "landscapes": landscapes, "optimizers": optimizers, "wrap": wrap, "out": out,
+    source = (str(Path(config).resolve()) if isinstance(config, (str, Path))
+              else "RunConfig(...)" if isinstance(config, cfg.RunConfig) else config)
+    given = {"config": source, "landscapes": landscapes, "optimizers": optimizers, "wrap": wrap, "out": out,
              **settings}
     call = "suite.run(" + ", ".join(f"{k}={shown(v)}" for k, v in given.items() if v is not None) + ")"
     config = make_config(config, landscapes=landscapes, optimizers=optimizers, wrap=wrap, **settings)

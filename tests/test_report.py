@@ -285,3 +285,20 @@ def test_a_top_place_that_flips_with_the_seed_reads_as_uncertain(run_dir):
     overall.loc[0, "top_share"] = 0.99
     assert not [b for b in summary(report) if isinstance(b, Note) and "uncertain" in b.text]
     assert "uncertain" not in headline(report)
+
+
+def test_the_report_says_where_every_component_came_from(tmp_path):
+    import hashlib
+    from pathlib import Path
+
+    plugin = Path(__file__).parent / "plugins" / "styblinski_tang.py"
+    out = tmp_path / "run"
+    assert main(["run", "--landscape", "styblinski_tang:dim=2", "--optimizer", "sgd:learning_rate=0.01",
+                 "--plugin", str(plugin), "--restarts", "2", "--steps", "5", "--quiet", "--no-report",
+                 "--out", str(out)]) == 0
+    html = write_report(out, tmp_path / "r.html", registry=load_registry(local_files=[str(plugin)])).read_text()
+    digest = hashlib.sha256(plugin.read_bytes()).hexdigest()
+    assert f"sha256 {digest[:16]}" in html
+    from importlib.metadata import version
+
+    assert f"landscape-suite {version('landscape-suite')}" in html

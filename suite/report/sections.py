@@ -326,14 +326,25 @@ def metadata(report: Report):
                "the resolved config, which fixes every parameter and the seed:")
     yield Code(f"suite run {report.path / 'config.toml'} --out {report.path}-again")
     components = report.plan.get("components", {})
-    rows = [(kind.rstrip("s"), name, info.get("plugin", ""), info.get("doc", ""))
+    rows = [(kind.rstrip("s"), name, info.get("plugin", ""), _source_text(info.get("source")), info.get("doc", ""))
             for kind, found in components.items() for name, info in sorted(found.items())]
     if rows:
-        yield Table(pd.DataFrame(rows, columns=["kind", "name", "plugin", "description"]),
-                    caption="The landscapes, optimizers and wrappers of this run, as their plugins describe them.")
+        yield Table(pd.DataFrame(rows, columns=["kind", "name", "plugin", "source", "description"]),
+                    caption="The landscapes, optimizers and wrappers of this run, as their plugins describe them, "
+                            "and where each came from: a distribution and its version, or a file and the "
+                            "SHA-256 of its content when the run loaded it.")
     if report.config_text:
         yield Text("config.toml, as the run resolved it:")
         yield Code(report.config_text)
+
+
+def _source_text(source) -> str:
+    """Where a component came from, as plan.json records it (empty for runs made before it did)."""
+    if not isinstance(source, dict):
+        return ""
+    if "sha256" in source:
+        return f"file {source.get('path', '')} (sha256 {str(source['sha256'])[:16]}…)"
+    return " ".join(str(source[k]) for k in ("distribution", "version") if source.get(k))
 
 
 BUILTIN = (
