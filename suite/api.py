@@ -331,7 +331,7 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
         notices = run_dir.prepare(conditions(resolved), [c.id for c in cells], rerun_stale=rerun_stale,
                                   config_toml=None if resume else cfg.to_toml(resolved))
         metadata = metadata or environment.collect(  # a new run, or one whose metadata.json was lost
-            config.seed, command or ["suite.run(...)"], sorted({c.spec.plugin for c in landscapes + optimizers}))
+            config.seed, command or ["suite.run(...)"], registry.provenance(landscapes, optimizers))
         if resume:
             metadata.setdefault("resumed", []).append(environment.now())
         for notice in filter(None, [taken_over, *notices]):

@@ -78,7 +78,7 @@ def _list(args) -> int:
     from rich.text import Text
 
     from suite.registry import load_registry
-    from suite.terminal import print_warnings
+    from suite.terminal import print_warnings, printable
 
     registry = load_registry(local_files=args.plugin)
     console = Console()
@@ -90,10 +90,10 @@ def _list(args) -> int:
             spec = specs[name]
             console.print()
             console.print(Text.assemble((name, "bold cyan"), " ", (f"({spec.plugin})", "dim")), highlight=False)
-            console.print(Text(f"  {spec.doc}"), highlight=False)
+            console.print(Text(f"  {printable(spec.doc)}"), highlight=False)
             for p in spec.params:
                 console.print(Text.assemble("  ", (p.name, "green"), f" = {p.default!r}  ",
-                                            (p.describe(), "dim"), f"  {p.doc}"), highlight=False)
+                                            (p.describe(), "dim"), f"  {printable(p.doc)}"), highlight=False)
                 sweep = getattr(spec, "sweep", {}).get(p.name)
                 if sweep:
                     console.print(Text(f"      default sweep: {', '.join(_value_text(v) for v in sweep)}"),
@@ -103,7 +103,7 @@ def _list(args) -> int:
     for spec in sorted(registry.sections.values(), key=lambda s: (s.scope != "run", s.order, s.name)):
         console.print(Text.assemble("  ", (spec.name, "bold cyan"), " ",
                                     (f"({spec.plugin}; {spec.scope}, order {spec.order})", "dim"),
-                                    f" {spec.title}: {spec.doc}"), highlight=False)
+                                    printable(f" {spec.title}: {spec.doc}")), highlight=False)
     print_warnings(console, registry.warnings)
     return EXIT_OK
 
@@ -124,7 +124,7 @@ def _check(args) -> int:
     from suite.conformance import check_landscape, check_optimizer, check_wrapper
     from suite.errors import choices
     from suite.registry import load_registry
-    from suite.terminal import print_warnings
+    from suite.terminal import print_warnings, printable
 
     registry = load_registry(local_files=args.plugin)
     tables = (("landscape", registry.landscapes), ("optimizer", registry.optimizers),
@@ -151,7 +151,7 @@ def _check(args) -> int:
         run = {"landscape": check_landscape, "optimizer": check_optimizer, "wrapper": check_wrapper}[kind]
         for result in run(spec, values):
             totals[result.status] += 1
-            detail = f": {result.detail}" if result.detail else ""
+            detail = f": {printable(result.detail)}" if result.detail else ""
             line = Text.assemble("  ", marks[result.status], f" {result.check}{detail}")
             if result.status == "skipped":
                 line.stylize("dim")
@@ -243,7 +243,8 @@ def _run(args, argv) -> int:
         err.print(f"failed: {len(rows)} cells on {lname} ({', '.join(rows['optimizer'].unique())}): {error}",
                   markup=False, highlight=False, style="red")
     if run.counts.get("skipped"):
-        err.print(f"resumed: {run.counts['skipped']} finished cells skipped", highlight=False)
+        skipped = run.counts["skipped"]
+        err.print(f"resumed: {skipped} finished cell{'s' if skipped != 1 else ''} skipped", highlight=False)
     print(f"run folder: {out}")
     if not args.no_report:
         path, headline = _write_report(out, registry, err, quiet=args.quiet)

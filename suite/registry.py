@@ -278,7 +278,8 @@ def _collector(table: dict, cls, kind: str, plugin: str, source: dict, refused: 
         if plugin in refused:
             return
         if not isinstance(name, str) or not name.isidentifier():
-            raise DeclarationError(f"registered a {kind} with an invalid name {name!r}")
+            raise DeclarationError(f"registered {'an' if kind[0] in 'aeiou' else 'a'} {kind} with an invalid "
+                                   f"name {name!r}")
         if name in table:
             raise _Duplicate(
                 f"{kind} {name!r} is registered by two plugins: "

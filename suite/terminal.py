@@ -14,10 +14,16 @@ from rich.text import Text
 from suite.runner import Progress
 
 
+def printable(text) -> str:
+    """``text`` with control characters (an ESC that would restyle the terminal, a bell) shown as ``\\xNN``."""
+    return "".join(c if c in "\n\t" or (ord(c) >= 32 and not 0x7F <= ord(c) < 0xA0) else f"\\x{ord(c):02x}"
+                   for c in str(text))
+
+
 def print_warnings(console, warnings) -> None:
     """Each warning on its own line, its text printed literally."""
     for warning in warnings:
-        console.print(Text.assemble(("warning: ", "yellow"), str(warning)), highlight=False, soft_wrap=True)
+        console.print(Text.assemble(("warning: ", "yellow"), printable(warning)), highlight=False, soft_wrap=True)
 
 
 def print_leaderboard(tables: dict, config, cache_dir=None) -> None:
@@ -54,7 +60,7 @@ def print_leaderboard(tables: dict, config, cache_dir=None) -> None:
             title += (f"  (f* = {rows['f_opt'].iloc[0]:g} is a reference value, not this "
                       f"instance's proven minimum: Δf can go below 0)")
         # Labels and values come from plugins and configs: Text, never markup.
-        table = Table(title=Text(str(title)), title_justify="left", title_style="bold",
+        table = Table(title=Text(printable(title)), title_justify="left", title_style="bold",
                       box=box.SIMPLE_HEAD, pad_edge=False)
         for column in ("#", "optimizer", "setting", f"success ≤{label}", "relapsed", "ERT", "p vs lead",
                        "tried", "median f", "best f", "div.", "µs/step"):
@@ -67,7 +73,7 @@ def print_leaderboard(tables: dict, config, cache_dir=None) -> None:
         for _, row in rows.iterrows():
             ert_value = float(row[f"ert_{label}"])
             p_value = float(row["p_value"])
-            table.add_row(*(Text(str(value)) for value in (
+            table.add_row(*(Text(printable(value)) for value in (
                 str(row["rank"]), row["entry"], _swept(cells, row),
                 "below resolution" if below else f"{row[f'success_{label}']:.0%}",
                 f"{row['relapse_rate']:.0%}",

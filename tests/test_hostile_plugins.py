@@ -462,3 +462,22 @@ def test_a_run_that_fits_is_unchanged_by_the_checks(tmp_path, fake_cgroup):
     run = suite.run(landscapes=["bowl:dim=3"], optimizers=["sgd:learning_rate=0.1"], restarts=4, steps=5,
                     out=tmp_path / "fits", progress=False, compile_cache="off")
     assert (run.cells["status"] == "ok").all()
+
+
+def test_control_characters_from_a_plugin_cannot_restyle_the_terminal(tmp_path, capsys):
+    plugin = tmp_path / "esc.py"
+    plugin.write_text(textwrap.dedent('''
+        import suite, optax
+
+        def escaped(learning_rate=0.1):
+            """Descent \\x1b[31mred\\x1b[0m and a bell \\x07."""
+            return optax.sgd(learning_rate)
+
+        @suite.hookimpl
+        def register_optimizers(register):
+            register("esc_opt", escaped, params=[suite.Param("learning_rate", float, 0.1, "step")])
+    '''))
+    assert main(["list", "--plugin", str(plugin)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "Descent \\x1b[31mred\\x1b[0m and a bell \\x07." in out

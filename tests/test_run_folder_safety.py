@@ -121,6 +121,7 @@ def damage(file: Path, how: str, tmp_path: Path) -> None:
     ("metadata.json", "not utf-8", "is not UTF-8 text"),
     ("metadata.json", "truncated", "is not valid JSON"),
     ("metadata.json", "json list", "holds a JSON list"),
+    ("plan.json", "folder", "is a folder, not a file"),
 ])
 def test_a_damaged_file_of_a_run_is_named_when_resuming_and_nothing_is_written(run, capsys, tmp_path,
                                                                                 name, how, needle):

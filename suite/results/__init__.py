@@ -152,6 +152,9 @@ class RunDir:
                              f"suite run --resume {self.path} (suite.resume in Python) or choose another folder")
         if os.path.lexists(self.parts) and not self.parts.is_dir():
             raise UsageError(f"{self.parts} is a file, not the folder of the run's cells; move it away")
+        for file in (self.path / "metadata.json", self.plan_path):  # rewritten below: refuse before any write
+            if file.is_dir():
+                raise UsageError(f"{file} is a folder, not a file; move it away so the run can write it")
         states = self.scan()
         stale, what = stale_cells({cid: s.conditions for cid, s in states.items() if s.status == "ok"},
                                   run_conditions, planned, self.path, resume=resume, rerun=rerun_stale)

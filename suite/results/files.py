@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.errors import one_line
+from suite.errors import UsageError, one_line
 
 TABLES = ("restarts", "cells", "curves")
 # Written only by runs with diagnostics (``suite.diagnostics``).
@@ -48,6 +48,11 @@ def atomic_write(path: Path, text: str) -> None:
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder, not a file; move it away so the run can write its "
+                         f"{path.name}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
