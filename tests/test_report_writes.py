@@ -444,3 +444,20 @@ def test_publishing_again_replaces_an_old_style_listed_copy_and_drops_its_path(r
     shutil.copytree(run, other)
     assert main(["publish", str(other), "--site", str(site)]) == 0
     assert sorted(r["name"] for r in json.loads((site / "runs.json").read_text())) == ["gone", "run", "run-2"]
+
+
+def test_one_publish_at_a_time_into_a_site(run, tmp_path, capsys, stub):
+    # Two publishes into one site would each rewrite runs.json from what they
+    # read, losing one's entry: the second is refused while the first holds it.
+    from suite.results.lock import LOCK, claim
+
+    site = tmp_path / "site"
+    assert main(["publish", str(run), "--site", str(site)]) == 0
+    capsys.readouterr()
+    assert not (site / LOCK).exists()  # released when done
+    before = snapshot(site)
+    with claim(site, "site"):
+        assert main(["publish", str(run), "--site", str(site)]) == 2
+        err = one_line_error(capsys)
+        assert f"site {str(site)!r} is in use by another suite process (pid {os.getpid()}" in err
+    assert snapshot(site) == before

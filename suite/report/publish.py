@@ -40,6 +40,7 @@ from suite.report.files import (INDEX_TITLE, is_suite_html, os_error, temp_name,
                                 write_atomic)
 from suite.report.render import render
 from suite.results import DIAGNOSTIC_TABLES, TABLES
+from suite.results.lock import claim
 
 # The files of a run folder that travel with its report, besides its tables:
 # everything needed to read them again (`suite report` works on the copy).
@@ -289,6 +290,16 @@ def publish(folders: list[Path], site: Path, *, registry, progress=None) -> Path
     """
     site = Path(site)
     runs, plan = check([Path(f) for f in folders], site)
+    # One publish at a time into a site: two would each rewrite runs.json from
+    # what they read, and one's entries would be lost.
+    with claim(site, "site") as taken_over:
+        if taken_over and progress:
+            progress(taken_over)
+        runs, plan = check([Path(f) for f in folders], site)  # again, now that the site is ours
+        return _publish(runs, plan, site, registry, progress)
+
+
+def _publish(runs, plan, site: Path, registry, progress) -> Path:
     index = None
     try:
         (site / "runs").mkdir(parents=True, exist_ok=True)

@@ -35,29 +35,31 @@ UNREADABLE_GRACE = 10.0
 
 
 @contextlib.contextmanager
-def claim(folder: Path) -> Iterator[str | None]:
+def claim(folder: Path, what: str = "run folder") -> Iterator[str | None]:
     """Holds ``folder`` (created if needed) for this process while the block runs.
+
+    ``what`` names the folder in messages (a ``run folder``, a ``site``).
 
     Yields a one-line notice when a dead process's lock was taken over, else None.
 
     Raises:
       UsageError: another process holds the folder (one line naming it and the pid).
     """
-    lock = _Lock(Path(folder))
+    lock = _Lock(Path(folder), what)
     taken_over = lock.acquire()
     try:
         yield None if taken_over is None else (
-            f"run folder {folder} was held by pid {taken_over['pid']} on {taken_over['host']}, which no longer "
+            f"{what} {folder} was held by pid {taken_over['pid']} on {taken_over['host']}, which no longer "
             f"runs; taking it over" if "pid" in taken_over else
-            f"run folder {folder} had a lock that cannot be read ({lock.path}), left by a run that died; "
+            f"{what} {folder} had a lock that cannot be read ({lock.path}), left by a process that died; "
             f"taking it over")
     finally:
         lock.release()
 
 
 class _Lock:
-    def __init__(self, folder: Path):
-        self.folder, self.path = folder, folder / LOCK
+    def __init__(self, folder: Path, what: str = "run folder"):
+        self.folder, self.path, self.what = folder, folder / LOCK, what
         self.record: dict | None = None
 
     def acquire(self) -> dict | None:
@@ -65,7 +67,7 @@ class _Lock:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise UsageError(f"cannot create the run folder {str(self.folder)!r}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot create the {self.what} {str(self.folder)!r}: {exc.strerror or exc}") from None
         mine = {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 "process_start": _process_start(os.getpid()), "token": uuid.uuid4().hex}
@@ -80,15 +82,16 @@ class _Lock:
                 who = (f"pid {holder['pid']} on {holder['host']}, since {holder.get('started')}"
                        if "pid" in holder else f"its lock {self.path} is being written")
                 elsewhere = "pid" in holder and holder["host"] != socket.gethostname()
-                raise UsageError(f"run folder {str(self.folder)!r} is in use by another suite run ({who}); "
+                doer = "run" if self.what == "run folder" else "process"
+                raise UsageError(f"{self.what} {str(self.folder)!r} is in use by another suite {doer} ({who}); "
                                  f"wait for it to finish, or choose another folder"
                                  + (f" (if it no longer runs there, delete {self.path})" if elsewhere else ""))
             if self._take_over(holder, mine):
                 self.record = mine
                 return holder
             time.sleep(0.02)
-        raise UsageError(f"cannot claim the run folder {str(self.folder)!r}: its lock {self.path} keeps "
-                         f"changing; is another suite run starting there?")
+        raise UsageError(f"cannot claim the {self.what} {str(self.folder)!r}: its lock {self.path} keeps "
+                         f"changing; is another suite process starting there?")
 
     def _create(self, record: dict) -> bool:
         """Creates the lock holding ``record`` if there is none, in one step; whether it did."""
