@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from suite import config as cfg
-from suite import environment, plan
+from suite import environment, plan, study
 from suite.errors import UsageError, shown
 from suite.registry import Registry, load_registry
 from suite.results import RunDir, conditions
@@ -104,6 +104,11 @@ class Run:
         if cells.empty or not (cells["status"] == "ok").any():
             return pd.DataFrame()
         return leaderboard(cells, self.restarts)
+
+    @property
+    def verdict(self) -> dict | None:
+        """A study's verdict record (``study.json``: claim, tolerance, verdict), or None for a plain run."""
+        return study.load(self.path)
 
     def report(self, path: str | Path | None = None, *, plugins: Iterable[str] = ()) -> Path:
         """Writes the self-contained HTML report (default ``RUN_DIR/report.html``); returns its path."""
@@ -312,7 +317,9 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
     """
     from suite import runner
 
-    bar = _progress(progress)
+    from suite.terminal import progress_for
+
+    bar = progress_for(progress)
     _check_devices(config.devices)
     registry = registry or load_registry(local_files=config.plugins)
     run_dir = RunDir(out)
@@ -360,6 +367,8 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
             metadata["finished"] = environment.now()
             metadata["interrupted"] = interrupted
             run_dir.write_metadata(metadata)
+        if config.study:  # a study: its verdict, from the tables just gathered
+            study.write(out, study.evaluate(tables, config.study, registry, planned=len(cells)))
     return Run(Path(out), counts, interrupted, tables)
 
 
@@ -374,25 +383,3 @@ def _check_devices(devices: int) -> None:
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _progress(progress: bool | Progress) -> Progress:
-    """The progress to report to: the caller's own, a rich bar on stderr, or nothing."""
-    if isinstance(progress, Progress):
-        return progress
-    if not isinstance(progress, bool):
-        raise UsageError(f"progress must be True, False or a suite.runner.Progress instance; got {progress!r}")
-    if not progress:
-        return _Quiet()
-    from suite.terminal import RichProgress
-
-    return RichProgress()
-
-
-class _Quiet(Progress):
-    """No output; a plugin that failed to load is still a Python warning."""
-
-    def warn(self, text: str) -> None:
-        import warnings
-
-        warnings.warn(text, RuntimeWarning, stacklevel=2)

@@ -114,7 +114,37 @@ def parser() -> argparse.ArgumentParser:
     publish.add_argument("--site", required=True, metavar="DIR", help="the site folder (created if needed)")
     publish.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
                          help="load a single-file plugin with report sections (repeatable)")
+    _study(sub)
     return parser
+
+
+def _study(sub) -> None:
+    study = sub.add_parser(
+        "study", help="reproduce a difficulty of training as a published claim, with a verdict",
+        description="A study is a run config plus a published claim and a check: it runs the experiment, "
+                    "draws theory beside measurement at the top of the report, and says reproduced or "
+                    "not, with the numbers (study.json in the run folder).")
+    actions = study.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    lst = actions.add_parser("list", help="list the studies with their claims")
+    lst.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                     help="load a single-file plugin with studies (repeatable)")
+    run = actions.add_parser(
+        "run", help="run studies and give their verdicts",
+        description="Run one or more studies (all: every one) at a size: tiny (seconds, checks the "
+                    "machinery, too small for a verdict), small (minutes on a laptop CPU, the default) "
+                    "or full (the published scale, for a GPU). Each study is an ordinary run folder: "
+                    "suite report, suite publish and suite run --resume work on it.")
+    run.add_argument("names", nargs="+", metavar="NAME", help="a study name, or all")
+    run.add_argument("--size", default="small", metavar="SIZE", help="tiny, small (default) or full")
+    run.add_argument("--out", metavar="DIR",
+                     help="the run folder of one study; with several, the folder that holds one per study "
+                          "(default: reports/studies/<size>/<name>)")
+    run.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                     help="load a single-file plugin with studies (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+    run.add_argument("--compile-cache", metavar="DIR",
+                     help="JAX's persistent compilation cache: a folder, or 'off'")
 
 
 def _int(flag):

@@ -1,4 +1,4 @@
-"""The ``suite`` command: ``list``, ``check``, ``run``, ``report`` and ``publish``.
+"""The ``suite`` command: ``list``, ``check``, ``run``, ``report``, ``publish`` and ``study``.
 
 Errors a user can cause print one line (``suite: error: ...``) and exit with
 code 2; a run in which some cells failed exits with code 1 after saving every
@@ -21,7 +21,8 @@ _HEAVY = {"list": ("suite.registry", "rich.console"),
           "check": ("suite.registry", "rich.console", "suite.conformance"),
           "run": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet"),
           "report": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib"),
-          "publish": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib")}
+          "publish": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib"),
+          "study": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +68,10 @@ def _command(argv: list[str]) -> int:
         return _report(args)
     if args.command == "publish":
         return _publish(args)
+    if args.command == "study":
+        from suite.study_cli import study
+
+        return study(args, argv, write_report=_write_report)
     return _run(args, argv)
 
 
@@ -259,8 +264,10 @@ def _run(args, argv) -> int:
 def _write_report(run_dir, registry, console, *, quiet: bool, out=None):
     """Writes the report, with a spinner naming the section at work; returns (path, headline)."""
     from suite.report import Report, headline, write
+    from suite.report.study import refresh
 
     report = Report(run_dir)
+    refresh(report, registry)
     with console.status("writing the report", spinner="dots") if not quiet else _Nothing() as status:
         def progress(text):
             if status is not None:  # a section's title comes from its plugin: text, not markup

@@ -140,6 +140,8 @@ class RunConfig:
     wrappers: list[Component] = dataclasses.field(default_factory=list)  # around every optimizer
     diagnostics: list[str] = dataclasses.field(default_factory=list)
     diagnose_restarts: int = 0
+    # A study's [study] table (claim, references, tolerance, size): kept with the run, measures nothing.
+    study: dict = dataclasses.field(default_factory=dict)
 
     def check(self) -> None:
         """Checks sizes and kinds (and normalizes numpy numbers, ``all`` diagnostics); names
@@ -333,7 +335,7 @@ def from_toml(data: dict, source: str = "config") -> RunConfig:
     """Builds a :class:`RunConfig` from parsed TOML; a key of the wrong type names ``source``."""
     if not isinstance(data, dict):
         raise UsageError(f"{source} must be a table of keys (parsed TOML, a dict); got {type(data).__name__}")
-    allowed = set(RUN_KEYS) | {"landscape", "optimizer", "wrap"}
+    allowed = set(RUN_KEYS) | {"landscape", "optimizer", "wrap", "study"}
     for key in data:
         if key not in allowed:
             raise UsageError(f"unknown key {shown(key, 80)} in {source}; choose from: {', '.join(sorted(allowed))}")
@@ -358,9 +360,11 @@ def from_toml(data: dict, source: str = "config") -> RunConfig:
         fields["diagnostics"] = [fields["diagnostics"]]
     if "targets" in fields:
         fields["targets"] = tuple(fields["targets"])
+    if not isinstance(data.get("study", {}), dict):
+        raise UsageError(f"study in {source} must be a table ([study]); got {shown(data['study'], 80)}")
     components = {kind: _tables(data.get(kind, []), kind, source) for kind in ("landscape", "optimizer", "wrap")}
     return RunConfig(landscapes=components["landscape"], optimizers=components["optimizer"],
-                     wrappers=components["wrap"], **fields)
+                     wrappers=components["wrap"], study=dict(data.get("study", {})), **fields)
 
 
 def to_toml(config: RunConfig) -> str:
@@ -382,4 +386,6 @@ def to_toml(config: RunConfig) -> str:
                              ("wrap", config.wrappers)):
         if components or kind != "wrap":
             data[kind] = [table(c) for c in components]
+    if config.study:
+        data["study"] = config.study
     return tomli_w.dumps(data)

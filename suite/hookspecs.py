@@ -117,3 +117,28 @@ def register_report_sections(register):
                 yield suite.report.Table(report.cells[["entry", "steps_run"]])
             register("steps", steps_table, title="Steps run")
     """
+
+
+@hookspec
+def register_studies(register):
+    """Register studies: a difficulty of training reproduced as a published claim with a verdict.
+
+    :param register: call ``register(name, config, check, *, doc="")`` once
+        per study. ``config`` is the path of a TOML file: a run config plus a
+        ``[study]`` table with the ``claim`` (one or two sentences), the
+        ``references``, the ``tolerance`` table the check compares at (stated
+        up front, never tuned to pass) and ``[study.size.tiny|small|full]``
+        tables of run keys (``restarts``, ``steps``, ``landscape``, ...) that
+        replace the top level's at that size. ``check(data)`` receives a
+        :class:`suite.verdict.StudyData` (the run's tables, the ``[study]``
+        table) and returns a :class:`suite.verdict.Verdict`; it reads the
+        tables only, so a resumed or re-reported run gets the same verdict.
+        A check that raises gives the verdict "error" with the message; the
+        run and its report are kept.
+
+    Example::
+
+        @suite.hookimpl
+        def register_studies(register):
+            register("my_claim", Path(__file__).with_name("my_claim.toml"), check_my_claim)
+    """

@@ -29,7 +29,7 @@ import pluggy
 from suite import hookspecs
 from suite.errors import UsageError, choices, interrupts_received, one_line
 from suite.params import DeclarationError
-from suite.specs import LandscapeSpec, OptimizerSpec, SectionSpec, WrapperSpec
+from suite.specs import LandscapeSpec, OptimizerSpec, SectionSpec, StudySpec, WrapperSpec
 
 GROUP = "suite"
 
@@ -204,12 +204,13 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclasses.dataclass
 class Registry:
-    """Every registered landscape, optimizer, wrapper and report section, by name."""
+    """Every registered landscape, optimizer, wrapper, report section and study, by name."""
 
     landscapes: dict[str, LandscapeSpec] = dataclasses.field(default_factory=dict)
     optimizers: dict[str, OptimizerSpec] = dataclasses.field(default_factory=dict)
     wrappers: dict[str, WrapperSpec] = dataclasses.field(default_factory=dict)
     sections: dict[str, SectionSpec] = dataclasses.field(default_factory=dict)
+    studies: dict[str, StudySpec] = dataclasses.field(default_factory=dict)
     # Plugins that failed to load or to register, one line each: the run goes on without them.
     warnings: list[str] = dataclasses.field(default_factory=list)
     # Where each plugin came from: {"distribution", "version", "module"} or {"path", "sha256"}.
@@ -235,6 +236,10 @@ class Registry:
     def wrapper(self, name: str) -> WrapperSpec:
         """The wrapper called ``name``, or a one-line error listing the choices."""
         return self._get(self.wrappers, name, "wrapper")
+
+    def study(self, name: str) -> StudySpec:
+        """The study called ``name``, or a one-line error listing the choices."""
+        return self._get(self.studies, name, "study")
 
     def _get(self, table, name, kind):
         try:
@@ -286,17 +291,19 @@ def _collector(table: dict, cls, kind: str, plugin: str, source: dict, refused: 
                 f"{table[name].plugin!r} and {plugin!r}"
             )
         key = {LandscapeSpec: "build", OptimizerSpec: "factory", WrapperSpec: "wrap",
-               SectionSpec: "render"}[cls]
+               SectionSpec: "render", StudySpec: "check"}[cls]
         fields = {k: v for k, v in fields.items() if v is not None}
         try:
-            if cls is SectionSpec:
-                spec = cls(name=name, plugin=plugin, render=builder, source=source, **fields)
+            if cls in (SectionSpec, StudySpec):
+                spec = cls(name=name, plugin=plugin, source=source, **{key: builder}, **fields)
             else:
                 spec = cls(name=name, params=params, plugin=plugin, source=source, **{key: builder}, **fields)
         except TypeError as exc:  # a keyword register() does not take
             raise DeclarationError(f"register() of {kind} {name!r}: {exc}") from None
         table[name] = spec
 
+    if cls is StudySpec:  # register(name, config, check, *, doc="")
+        return lambda name, config, check, **fields: register(name, check, config=config, **fields)
     return register
 
 
@@ -312,7 +319,7 @@ def load_registry(pm: PluginManager | None = None, *, local_files=()) -> Registr
     if pm is None:
         pm = make_plugin_manager(local_files=local_files)
     registry = Registry(warnings=list(pm.load_errors), sources=dict(pm.sources))
-    tables = (registry.landscapes, registry.optimizers, registry.wrappers, registry.sections)
+    tables = (registry.landscapes, registry.optimizers, registry.wrappers, registry.sections, registry.studies)
     refused: set[str] = set()
 
     def refuse(plugin: str, message: str) -> None:
@@ -327,6 +334,7 @@ def load_registry(pm: PluginManager | None = None, *, local_files=()) -> Registr
         (pm.hook.register_optimizers, registry.optimizers, OptimizerSpec, "optimizer"),
         (pm.hook.register_wrappers, registry.wrappers, WrapperSpec, "wrapper"),
         (pm.hook.register_report_sections, registry.sections, SectionSpec, "report section"),
+        (pm.hook.register_studies, registry.studies, StudySpec, "study"),
     ):
         for impl in hook.get_hookimpls():
             plugin = impl.plugin_name

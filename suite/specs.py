@@ -305,3 +305,40 @@ class SectionSpec:
             object.__setattr__(self, "title", self.name.replace("_", " ").capitalize())
         if not self.doc:
             object.__setattr__(self, "doc", _first_paragraph(self.render))
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySpec:
+    """A registered study: a run config with a published claim, and the check that gives its verdict.
+
+    Attributes:
+      name: a short identifier (``ill_conditioning``): ``suite study run NAME``.
+      config: the study's TOML file: a run config plus a ``[study]`` table
+        (``claim``, ``references``, ``tolerance``, and ``[study.size.NAME]``
+        tables of run keys that replace the top level's at that size).
+      check: ``check(data: suite.verdict.StudyData) -> suite.verdict.Verdict``,
+        reading the run's tables only.
+      doc: one line; defaults to the first paragraph of ``check``'s docstring.
+      plugin: the plugin that registered it (set by the registry).
+    """
+
+    name: str
+    config: Any
+    check: Callable
+    doc: str = ""
+    plugin: str = ""
+    source: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        from pathlib import Path
+
+        owner = f"study {self.name!r}"
+        if not callable(self.check):
+            raise DeclarationError(f"{owner}: check must be a function; got {self.check!r}")
+        if not isinstance(self.config, (str, Path)) or not Path(self.config).is_file():
+            raise DeclarationError(f"{owner}: config must be the path of its TOML file; got {self.config!r}")
+        object.__setattr__(self, "config", Path(self.config))
+        if not isinstance(self.doc, str):
+            raise DeclarationError(f"{owner}: doc must be a string; got {self.doc!r}")
+        if not self.doc:
+            object.__setattr__(self, "doc", _first_paragraph(self.check))

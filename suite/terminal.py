@@ -11,6 +11,7 @@ import math
 
 from rich.text import Text
 
+from suite.errors import UsageError
 from suite.runner import Progress
 
 
@@ -156,3 +157,23 @@ class RichProgress(Progress):
 
     def advance(self, amount: float) -> None:
         self._progress.advance(self._task, amount)
+
+
+def progress_for(progress: bool | Progress) -> Progress:
+    """The progress to report to: the caller's own, a rich bar on stderr, or nothing."""
+    if isinstance(progress, Progress):
+        return progress
+    if not isinstance(progress, bool):
+        raise UsageError(f"progress must be True, False or a suite.runner.Progress instance; got {progress!r}")
+    if not progress:
+        return _Quiet()
+    return RichProgress()
+
+
+class _Quiet(Progress):
+    """No output; a plugin that failed to load is still a Python warning."""
+
+    def warn(self, text: str) -> None:
+        import warnings
+
+        warnings.warn(text, RuntimeWarning, stacklevel=2)

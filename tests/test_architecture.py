@@ -3,10 +3,10 @@
 The stages, in order (a module may import only from its own stage or earlier
 ones; reading the source, not importing it):
 
-    foundation  errors, types, params, specs, hookspecs, registry, minibatch, environment
+    foundation  errors, types, params, specs, verdict, hookspecs, registry, minibatch, environment
     metrics     the scoring rules over tables (JAX-free): used by the runner to
                 score a cell and by the report to rank, one implementation each
-    config → plan → results (the run folder on disk)
+    config → plan → results (the run folder on disk) → study (a study's size and verdict)
     device      diagnostics, program, streams, compiler, batching
     run         tables, diagnostics_host, runner
     report      the HTML report and the published site
@@ -31,11 +31,12 @@ REPO = ROOT.parent
 MAX_LINES = 400
 
 STAGES = (
-    ("errors", "types", "params", "specs", "hookspecs", "registry", "minibatch", "environment"),
+    ("errors", "types", "params", "specs", "verdict", "hookspecs", "registry", "minibatch", "environment"),
     ("metrics",),
     ("config",),
     ("plan",),
     ("results",),
+    ("study",),
     ("diagnostics",),
     ("program",),
     ("streams",),
@@ -48,7 +49,9 @@ STAGES = (
     ("conformance",),
     ("terminal",),
     ("api",),
+    ("study_api",),
     ("arguments",),
+    ("study_cli",),
     ("cli", "__main__"),
 )
 RANK = {name: rank for rank, names in enumerate(STAGES) for name in names}

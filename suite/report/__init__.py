@@ -36,8 +36,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry
     """
     from suite.registry import load_registry
 
+    from suite.report.study import refresh
+
     registry = registry or load_registry()
-    return write(Report(run_dir), out, registry.sections, progress=progress)
+    report = Report(run_dir)
+    refresh(report, registry)
+    return write(report, out, registry.sections, progress=progress)
 
 
 def report_target(run_dir: str | Path, out: str | Path | None = None) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite import metrics
+from suite import metrics, study
 from suite.metrics import ranking
 from suite.results import RunDir
 
@@ -59,6 +59,9 @@ class Report:
             self.cells = _with_unreadable(self.cells, self.unreadable, self.plan, self.path)
         self.config_text = (run.config_path.read_bytes().decode("utf-8", errors="replace")
                             if run.config_path.is_file() else "")
+        # A study's [study] table, and its verdict as last written (suite.report.study refreshes it).
+        self.study_table: dict | None = study.study_table(self.config_text)
+        self.study: dict | None = study.load(self.path) if self.study_table else None
         seed = self.metadata.get("seed")
         self.rng_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
         self._hits: dict = {}

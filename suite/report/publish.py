@@ -2,8 +2,9 @@
 
 Layout of the site folder::
 
-    index.html              every published run: date, landscapes, optimizers,
-                            device, headline ranking, links (URL-encoded, relative)
+    index.html              every published study with its verdict, then every
+                            published run: date, landscapes, optimizers, device,
+                            headline ranking, links (URL-encoded, relative)
     runs.json               what the index lists (so publishing adds to it); no local paths
     runs/<name>/            one run: report.html, every table the report was made
                             from, config.toml, metadata.json, plan.json, and the
@@ -39,12 +40,13 @@ from suite.report.data import Report
 from suite.report.files import (INDEX_TITLE, is_suite_html, os_error, temp_name, umask, within, writable_folder,
                                 write_atomic)
 from suite.report.render import render
+from suite.report.study import refresh
 from suite.results import DIAGNOSTIC_TABLES, TABLES
 from suite.results.lock import claim
 
 # The files of a run folder that travel with its report, besides its tables:
 # everything needed to read them again (`suite report` works on the copy).
-RAW_FILES = ("config.toml", "metadata.json", "plan.json")
+RAW_FILES = ("config.toml", "metadata.json", "plan.json", "study.json")
 MANIFEST = "runs.json"
 MARKER = ".suite-published"  # in each published run folder: the suite wrote it, and may replace it
 
@@ -68,8 +70,18 @@ def _summary(report: Report, name: str, source_id: str, files: list[str]) -> dic
         "ranking": [{"rank": int(r["rank"]), "entry": str(r["entry"]), "top_share": float(r["top_share"])}
                     for _, r in top.iterrows()],
         "cells": len(report.ok), "failed": len(report.failed), "missing": len(report.missing),
-        "files": files,
+        "files": files, "study": _study_summary(report.study),
     }
+
+
+def _study_summary(record: dict | None) -> dict | None:
+    """What the index shows of a study's verdict: its name, size, claim, status and summary."""
+    if not record:
+        return None
+    verdict = record.get("verdict", {})
+    return {key: str(value) for key, value in (
+        ("name", record.get("study", "")), ("size", record.get("size", "")), ("claim", record.get("claim", "")),
+        ("status", verdict.get("status", "")), ("summary", verdict.get("summary", "")))}
 
 
 def _entry(raw, manifest: Path) -> dict:
@@ -103,8 +115,12 @@ def _entry(raw, manifest: Path) -> dict:
     for key in ("cells", "failed", "missing"):
         if not isinstance(entry.get(key, 0), int):
             raise bad(f"{key!r} of run {name!r} is not a count")
+    study = entry.get("study")
+    if study is not None and not (isinstance(study, dict) and all(isinstance(v, str) for v in study.values())
+                                  and {"name", "status"} <= set(study)):
+        raise bad(f"'study' of run {name!r} is not a study's name, status and summary")
     return {"landscapes": [], "entries": [], "files": [], "ranking": [], "cells": 0, "failed": 0,
-            "missing": 0, **entry}
+            "missing": 0, "study": None, **entry}
 
 
 def read_manifest(site: Path) -> list[dict]:
@@ -307,6 +323,7 @@ def _publish(runs, plan, site: Path, registry, progress) -> Path:
             if progress:
                 progress(f"publishing {name}")
             report = Report(folder)
+            refresh(report, registry)  # a study's verdict from the tables as they are now
             sid = _source_id(folder)
             staging, files = _stage(report, site / "runs", name)  # the tables first, as read
             try:
