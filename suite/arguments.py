@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
                           "$SUITE_COMPILE_CACHE, else ~/.cache/suite/jax)")
     run.add_argument("--diagnose", metavar="NAMES",
                      help="landscape diagnostics, comma-separated: hessian, layers, path, minima, "
-                          "pictures, or all (default: none)")
+                          "pictures, sparsity, or all (default: none)")
     run.add_argument("--diagnose-restarts", type=_int("--diagnose-restarts"),
                      help="restarts per cell the end-point diagnostics examine (default 0: all "
                           "on landscapes of up to 100 coordinates, else 64)")

@@ -73,7 +73,8 @@ RUN_KEYS = {
     "tuning": "how unset hyperparameters are tuned: grid (each optimizer's declared sweep) or budget:N "
               "(exactly N quasi-random settings per optimizer from its declared range)",
     "plugins": "single-file plugins to load",
-    "diagnostics": "landscape diagnostics to compute: hessian, layers, path, minima, pictures (default none)",
+    "diagnostics": "landscape diagnostics to compute: hessian, layers, path, minima, pictures, sparsity "
+                   "(default none)",
     "diagnose_restarts": "restarts per cell whose end points the diagnostics examine, the first ones "
                          "(0: all on landscapes of up to 100 coordinates, else 64)",
 }
@@ -85,7 +86,7 @@ INTEGER_RANGES = {"seed": (0, 2**32 - 1), "restarts": (1, 2**31 - 1), "instances
                   "steps": (1, 2**31 - 2), "checkpoints": (2, 10_000), "chunk": (0, 2**31 - 1),
                   "batch": (0, 2**31 - 1), "devices": (0, _NO_LIMIT), "diagnose_restarts": (0, 2**31 - 1)}
 # Landscape diagnostics a run can ask for; suite.diagnostics computes them.
-DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures")
+DIAGNOSTICS = ("hessian", "layers", "path", "minima", "pictures", "sparsity")
 MATMUL_PRECISIONS = ("default", "float32", "tensorfloat32", "bfloat16")
 PRECISIONS = ("float32", "float64")
 # Keys of an [[optimizer]] table that are not hyperparameters: its wrappers, a

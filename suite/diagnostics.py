@@ -20,6 +20,8 @@ command line); with none asked for, the compiled program is the plain one.
 * ``pictures``: for 2-D landscapes the trajectories of a few restarts on the
   contour plot; above, the loss on the plane through a start, its end point
   and the best end point.
+* ``sparsity``: how many coordinates of each end point are exactly zero (what
+  an L1 penalty with orthant steps, ``penalty:l1_mode=orthant``, produces).
 
 Everything after training runs as one extra batched pass per program on the
 restarts sampled (:func:`end_points`).
@@ -36,7 +38,7 @@ import numpy as np
 
 from suite.specs import Landscape
 
-END_POINT = ("hessian", "path", "minima", "pictures")  # those of the extra pass
+END_POINT = ("hessian", "path", "minima", "pictures", "sparsity")  # those of the extra pass
 EXACT_LIMIT = 2000  # coordinates of x up to which the Hessian is decomposed exactly
 LANCZOS_STEPS = 64
 ALPHAS = tuple(float(a) for a in np.linspace(-0.5, 1.5, 41))
@@ -145,7 +147,8 @@ def end_points(landscape: Landscape, starts, ends, key: jax.Array, *, which: tup
       Arrays with a leading restart axis: ``grad_norm``, ``loss``; with
       ``hessian``: ``lambda_min``, ``lambda_max``, ``index``; with ``path``:
       ``path`` [restarts, len(ALPHAS)]; with ``minima``: ``distance``
-      [restarts, restarts] between end points, after the landscape's symmetry.
+      [restarts, restarts] between end points, after the landscape's symmetry;
+      with ``sparsity``: ``zeros``, the end point's coordinates exactly zero.
     """
     one = jax.tree.map(lambda a: a[0], ends)
     _, unravel = flatten(one)
@@ -165,6 +168,8 @@ def end_points(landscape: Landscape, starts, ends, key: jax.Array, *, which: tup
     if "path" in which:
         alphas = jnp.asarray(ALPHAS, jnp.float32)
         out["path"] = jax.vmap(lambda a, b: jax.vmap(lambda t: loss((1 - t) * a + t * b))(alphas))(x0, x1)
+    if "sparsity" in which:  # before the float32 cast of flatten: a zero is a zero in any dtype
+        out["zeros"] = jax.vmap(lambda p: sum(jnp.sum(leaf == 0) for leaf in jax.tree.leaves(p)))(ends)
     if "minima" in which:
         out["canonical"] = x1 if landscape.symmetry_fn is None else jax.vmap(
             lambda x: flatten(landscape.symmetry_fn(landscape.data, unravel(x)))[0])(x1)

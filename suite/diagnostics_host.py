@@ -112,7 +112,7 @@ def _end_point_pass(draw: Draw, ends, ids, which, found, n_coordinates) -> None:
 def _findings(instance, found: dict, summary: dict, h: int, trace: bool) -> dict:
     """Per-setting diagnostics on the host: classes, barriers, basins and pictures."""
     out: dict = {}
-    for name in ("loss", "grad_norm", "lambda_min", "lambda_max", "index"):
+    for name in ("loss", "grad_norm", "lambda_min", "lambda_max", "index", "zeros"):
         if name in found:
             out[name] = np.concatenate(found[name])
     if "path" in found:
@@ -160,6 +160,9 @@ def diagnostic_restart_columns(diag: dict, n: int) -> dict:
             columns[column] = padded(diag[name], np.nan, np.float64)
     if "class" in diag:
         columns["end_class"] = padded(diag["class"], "", object)
+    if "zeros" in diag:
+        columns["end_zeros"] = pd.array(padded(diag["zeros"], -1, np.int64), dtype="Int64")
+        columns["end_zeros"][columns["end_zeros"] < 0] = pd.NA
     if "barrier" in diag:
         columns["path_barrier"] = pd.array(padded(diag["barrier"].astype(float), np.nan, np.float64)).astype("boolean")
     if "basin" in diag:

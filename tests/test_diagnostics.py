@@ -67,6 +67,23 @@ def test_saddle_landscape_end_points_are_classified_through_the_runner(tmp_path)
     pd.testing.assert_frame_equal(batched[columns], rows[columns], rtol=1e-5, atol=1e-5)
 
 
+def test_sparsity_counts_the_exact_zeros_of_the_lasso_end_points(tmp_path):
+    """A diagonal bowl with L1 orthant steps: coordinate i ends at 0 iff |x*ᵢ| ≤ λ/aᵢ; by hand from x*."""
+    config = small_config(landscapes=[cfg.Component("bowl", {"dim": [6], "condition": [10.0], "rotate": [False]})],
+                          optimizers=[cfg.Component("sgd", {"learning_rate": [0.05]},
+                                                    wrappers=[cfg.Component("penalty", {"l1": [0.6], "l2": [0.0],
+                                                                                         "l1_mode": ["orthant"]})])],
+                          restarts=3, steps=1500, diagnostics=["sparsity"])
+    rows, _ = _run(config, tmp_path / "run")
+    # The instance the run drew, rebuilt from its seed: its minimizer and eigenvalues give the count.
+    landscapes, _ = plan.resolve(config, suite.registry.load_registry())
+    instance = streams.draw(landscapes[0], config.seed).instance
+    a, x_star = np.asarray(instance.data["eigenvalues"]), np.asarray(instance.data["x_opt"])
+    expected = int(np.sum(np.abs(x_star) <= 0.6 / a))
+    assert 0 < expected < 6  # the case is not trivial
+    assert rows["end_zeros"].tolist() == [expected] * 3
+
+
 def test_lanczos_agrees_with_the_exact_spectrum():
     n = 300
     key_a, key_b = jax.random.split(jax.random.key(1))

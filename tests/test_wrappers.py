@@ -182,6 +182,33 @@ def test_penalty_adds_the_l1_and_l2_gradients(registry):
     np.testing.assert_allclose(_one_update(tx, grad, params), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("x_star, expected", [(0.3, 0.0), (-0.3, 0.0), (0.8, 0.3), (-1.5, -1.0)])
+def test_orthant_l1_steps_land_on_the_lasso_minimizer_exactly(registry, x_star, expected):
+    """½(x − x*)² + λ|x| with λ = 0.5 is minimized at the soft threshold sign(x*)·max(|x*| − λ, 0) (by hand)."""
+    tx = _wrapped(registry, "penalty", optax.sgd(0.1), l1=0.5, l2=0.0, l1_mode="orthant")
+    x = jnp.array([2.0])
+    state = tx.init(x)
+    for _ in range(400):
+        grad = x - x_star
+        step, state = tx.update(grad, state, x, value=0.0, grad=grad, value_fn=_f, key=jax.random.key(0))
+        x = optax.apply_updates(x, step)
+    if expected == 0.0:
+        assert float(x[0]) == 0.0  # exactly: the step that would cross zero stops on it, and stays
+    else:
+        assert float(x[0]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_orthant_l1_pseudo_gradient_by_hand(registry):
+    """OWL-QN's pseudo-gradient: g + λ sign(x) off zero; at zero the smaller |g ± λ|, or 0 inside [−λ, λ]."""
+    params, grad = jnp.array([2.0, -1.0, 0.0, 0.0, 0.0]), jnp.array([0.5, 0.5, 0.2, 1.0, -1.0])
+    tx = _wrapped(registry, "penalty", optax.sgd(0.1), l1=0.3, l2=0.0, l1_mode="orthant")
+    pseudo = jnp.array([0.8, 0.2, 0.0, 0.7, -0.7])
+    # x₁ = −1 steps by −0.1·0.2 = −0.02, staying in its orthant; nothing crosses zero here.
+    np.testing.assert_allclose(_one_update(tx, grad, params), -0.1 * pseudo, rtol=1e-6, atol=1e-7)
+    # A step that would cross zero stops on it: x = 0.01 with pseudo-gradient 0.8 would go to −0.07.
+    np.testing.assert_array_equal(_one_update(tx, jnp.array([0.5]), jnp.array([0.01])), -np.float32([0.01]))
+
+
 def test_wrappers_chain_in_the_order_written(registry):
     # adam+penalty+stale: the landscape gradient is delayed, then the penalty
     # of the current point is added (each wrapper wraps everything before it).
