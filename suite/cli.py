@@ -109,6 +109,11 @@ def _list(args) -> int:
         console.print(Text.assemble("  ", (spec.name, "bold cyan"), " ",
                                     (f"({spec.plugin}; {spec.scope}, order {spec.order})", "dim"),
                                     printable(f" {spec.title}: {spec.doc}")), highlight=False)
+    console.print()
+    console.print(Text.assemble(("Studies", "bold underline"), " (suite study list shows their claims)"))
+    for name, spec in sorted(registry.studies.items()):
+        console.print(Text.assemble("  ", (name, "bold cyan"), " ", (f"({spec.plugin})", "dim"),
+                                    printable(f" {spec.doc}")), highlight=False)
     print_warnings(console, registry.warnings)
     return EXIT_OK
 

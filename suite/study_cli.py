@@ -27,20 +27,21 @@ def _list(registry) -> int:
 
     from suite import study
     from suite.errors import UsageError
+    from suite.terminal import printable
 
     console = Console(soft_wrap=True)
     console.print(Text("Studies (suite study run NAME --size tiny|small|full)", "bold underline"))
     for name, spec in sorted(registry.studies.items()):
         console.print()
-        console.print(Text.assemble((name, "bold"), f" ({spec.plugin})"))
+        console.print(Text.assemble((name, "bold"), f" ({printable(spec.plugin)})"), highlight=False)
         try:
             table = study.read(spec)["study"]
         except UsageError as exc:
-            console.print(Text(f"  cannot be read: {exc}", "red"))
+            console.print(Text(f"  cannot be read: {printable(str(exc))}", "red"), highlight=False)
             continue
-        console.print(Text(f"  {' '.join(table['claim'].split())}"))
+        console.print(Text(f"  {printable(' '.join(table['claim'].split()))}"), highlight=False)
         for reference in table.get("references", []):
-            console.print(Text(f"  · {reference}", "dim"))
+            console.print(Text(f"  · {printable(str(reference))}", "dim"), highlight=False)
     if not registry.studies:
         console.print("no studies are installed")
     return EXIT_OK
@@ -51,7 +52,7 @@ def _run(args, argv, registry, err, write_report) -> int:
 
     from suite import api, study, study_api
     from suite.registry import load_registry
-    from suite.terminal import RichProgress
+    from suite.terminal import RichProgress, printable
 
     selected = study_api.names(args.names, registry)
     configs = {name: study.config(registry.study(name), args.size) for name in selected}
@@ -77,7 +78,8 @@ def _run(args, argv, registry, err, write_report) -> int:
         verdict = record.get("verdict", {})
         status = verdict.get("status", "error")
         err.print(Text.assemble((f"{name}: {status}", f"bold {STYLES.get(status, '')}"),
-                                f" — {verdict.get('summary', 'no verdict was written')}"), highlight=False)
+                                printable(f" — {verdict.get('summary', 'no verdict was written')}")),
+                  highlight=False)
         print(f"{name}: {status}: {out}" + ("" if args.no_report else f" (report: {path})"))
     if len(selected) > 1:
         counts = {}

@@ -145,6 +145,12 @@ class Verdict:
     numbers: Sequence[dict] = ()
     notes: Sequence[str] = ()
 
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"a verdict's status is one of {', '.join(STATUSES)}; got {self.status!r}")
+        if not isinstance(self.summary, str):
+            raise TypeError(f"a verdict's summary is text; got {type(self.summary).__name__}")
+
     @classmethod
     def of(cls, comparisons: Sequence[Comparison], summary: str, *, plots: Sequence[Plot] = (),
            numbers: pd.DataFrame | Sequence[dict] = (), inconclusive: str | None = None,

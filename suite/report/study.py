@@ -43,7 +43,7 @@ def study(report):
     for note in verdict.notes:
         yield Note(note, "warning")
     for plot in verdict.plots:
-        yield _figure(plot)
+        yield figure(plot)
     if verdict.comparisons:
         rows = [{"quantity": c.quantity, "measured": c.measured, "theory": c.theory, "tolerance": c.tolerance,
                  "within": "yes" if c.passed else "no", "note": c.note} for c in verdict.comparisons]
@@ -77,7 +77,8 @@ def refresh(report, registry) -> None:
         pass
 
 
-def _figure(plot) -> Figure:
+def figure(plot) -> Figure:
+    """The matplotlib figure of a study plot: theory as dashed lines, measurements as markers with intervals."""
     fig, axes = new(width=6.4, height=4.0)
     ax = axes[0, 0]
     colors, color = iter(f"C{i}" for i in range(1000)), "0.35"
