@@ -1,10 +1,11 @@
 """suite: optimizers on synthetic loss landscapes, thousands of restarts at once.
 
 For researchers: ``suite.run(...)`` runs a benchmark and ``suite.load(run_dir)``
-reads one back, each as a :class:`suite.api.Run` (tables, leaderboard, report).
+reads one back, each as a :class:`suite.api.Run` (tables, leaderboard, report);
+``suite.run_study(name, size=...)`` reproduces a published claim with a verdict.
 For plugin authors: ``hookimpl``, ``Param`` and ``Landscape``; see
 ``suite.hookspecs`` for the hooks (landscapes, optimizers, optimizer wrappers,
-report sections).
+report sections, studies).
 """
 
 import pluggy
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("suite")
 
 __all__ = ["Landscape", "LandscapeSpec", "OptimizerSpec", "Param", "Run", "WrapperSpec", "hookimpl", "load",
-           "resume", "run", "__version__"]
+           "resume", "run", "run_study", "__version__"]
 
 _API = ("Run", "load", "resume", "run")
 _SPECS = ("Landscape", "LandscapeSpec", "OptimizerSpec", "WrapperSpec")
@@ -30,6 +31,10 @@ def __getattr__(name):
         from suite import api
 
         return getattr(api, name)
+    if name == "run_study":
+        from suite import study_api
+
+        return study_api.run_study
     if name in _SPECS:
         from suite import specs
 

@@ -122,7 +122,7 @@ def test_resume_finishes_only_what_is_missing(tmp_path):
     ({"seed": 2**32}, "seed must be at most 4294967295; got 4294967296"),
     ({"steps": 2**31}, "steps must be at most 2147483646"),
     ({"plugins": 5}, "plugins must be a name or a list of names"),
-    ({"diagnostics": ["nope"]}, "unknown diagnostic 'nope'; choose from: hessian, layers, path, minima, pictures, all"),
+    ({"diagnostics": ["nope"]}, "unknown diagnostic 'nope'; choose from: hessian, layers, path, minima, pictures, sparsity, all"),
     ({"config": 5}, "config must be a TOML file path, a dict of TOML tables or a RunConfig; got int"),
     ({"compile_cache": 5}, "compile_cache must be a folder or 'off'; got 5"),
     ({"progress": "yes"}, "progress must be True, False or a suite.runner.Progress instance; got 'yes'"),

@@ -55,7 +55,7 @@ def run_main(capsys, *argv):
     (["run", "--matmul-precision", "half"],
      "matmul_precision must be one of default, float32, tensorfloat32, bfloat16; got 'half'"),
     (["run", "--diagnose", "hessan"],
-     "unknown diagnostic 'hessan'; choose from: hessian, layers, path, minima, pictures, all"),
+     "unknown diagnostic 'hessan'; choose from: hessian, layers, path, minima, pictures, sparsity, all"),
     (["run", "--diagnose-restarts", "-1"], "diagnose_restarts must be an integer >= 0; got -1"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, argv, message):
