@@ -100,3 +100,20 @@ def declared_curve(cells: pd.DataFrame, column: str = "index_curve") -> np.ndarr
         if points.ndim == 2 and points.shape[1] == 2 and len(points):
             return points[np.argsort(points[:, 0], kind="stable")]
     return np.empty((0, 2))
+
+
+def censored_median(steps, budget: float) -> tuple[float, bool]:
+    """The median of steps to a target over restarts, some of which never reached it, and whether it is a bound.
+
+    Restarts that did not reach the target (NaN or missing) count as ``budget``
+    steps: they would have needed at least that many. When the upper middle
+    restart is one of them, the median is only a lower bound (``True``);
+    ``(nan, False)`` with no restarts.
+    """
+    values = np.asarray(pd.to_numeric(pd.Series(steps, dtype=object), errors="coerce"), float)
+    if values.size == 0:
+        return math.nan, False
+    reached = np.isfinite(values)
+    filled = np.where(reached, values, float(budget))
+    order = np.argsort(filled, kind="stable")
+    return float(np.median(filled)), bool(not reached[order][values.size // 2])

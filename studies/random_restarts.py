@@ -17,7 +17,9 @@ The check measures p̂ as the share of a cell's restarts that reached the
 study's target, then splits the restarts (in index order) into disjoint
 groups of k = 2, 4, 8, ... (as long as at least ``min_groups`` groups are
 left), so the groups are independent, and counts the groups in which some
-restart succeeded. Each such rate must hold 1 − (1 − p̂)^k inside its Wilson
+restart succeeded. Where 1 − (1 − p̂)^k exceeds ``saturation`` every group
+succeeds whether restarts are independent or not, so those k are drawn but
+not compared. Each such rate must hold 1 − (1 − p̂)^k inside its Wilson
 interval, Bonferroni-corrected over every k and cell compared. Against the
 alternative of dependent restarts (all restarts of a group alike) the rate
 would stay near p̂, far below the curve. The cells table's ERT must equal the
@@ -91,12 +93,20 @@ def _cell(rows: pd.DataFrame, hit: str, min_groups: int) -> dict:
             "k": [(k, *best_of_k(success, k)) for k in ks_for(n, min_groups)]}
 
 
-def _label(cells: pd.DataFrame, cell_id) -> str:
+def _rates(m: dict, z: float) -> list[tuple]:
+    """``(k, groups, groups won, rate, Wilson low, high, 1 − (1 − p̂)^k)`` at each k of cell ``m``."""
+    return [(k, groups, won, won / groups, *wilson(won, groups, z), float(restart_law(m["p"], k)))
+            for k, groups, won in m["k"]]
+
+
+def _label(cells: pd.DataFrame, cell_id, *, optimizer: bool = True) -> str:
+    """``landscape · optimizer`` of a cell, as its labels read (the landscape alone without ``optimizer``)."""
     row = cells[cells["cell_id"] == cell_id]
     if row.empty:
         return str(cell_id)
     row = row.iloc[0]
-    return f"{row.get('landscape_label', row.get('landscape', cell_id))} · {row.get('optimizer_label', '')}".strip(" ·")
+    landscape = str(row.get("landscape_label", row.get("landscape", cell_id)))
+    return f"{landscape} · {row.get('optimizer_label', '')}".strip(" ·") if optimizer else landscape
 
 
 def check(data: StudyData) -> Verdict:
@@ -121,19 +131,16 @@ def check(data: StudyData) -> Verdict:
         p = m["p"]
         if min(m["successes"], m["n"] - m["successes"]) < min_outcomes:
             weak.append(f"{label}: {m['successes']} successes in {m['n']} restarts")
-        ks, lows, highs, rates = [], [], [], []
-        for k, groups, won in m["k"]:
-            low, high = wilson(won, groups, z)
-            theory = float(restart_law(p, k))
-            for values, value in ((ks, k), (lows, low), (highs, high), (rates, won / groups)):
-                values.append(value)
+        measured_k = _rates(m, z)
+        for k, groups, won, rate, low, high, theory in measured_k:
             rows.append({"cell": label, "quantity": "best-of-k success", "k": k, "groups": groups,
-                         "value": won / groups, "low": low, "high": high, "theory": theory})
+                         "value": rate, "low": low, "high": high, "theory": theory})
             if _compared(p, k, saturation):
                 comparisons.append(Comparison.bracket(f"best of {k} restarts succeeds, {label}", low, high, theory,
                                                       note=f"{won} of {groups} groups"))
-        if ks:
-            series.append(Series(f"{label}: measured (p̂ = {p:.3g})", ks, rates, low=lows, high=highs))
+        if measured_k:
+            ks, _, _, rates, lows, highs, _ = map(list, zip(*measured_k))
+            series.append(Series(f"{_label(cells, cid, optimizer=False)}: measured", ks, rates, low=lows, high=highs))
             grid = np.unique(np.round(np.geomspace(1, ks[-1], 60), 6))
             series.append(Series(f"1 − (1 − p̂)^k, p̂ = {p:.3g}", grid.tolist(), restart_law(p, grid).tolist(),
                                  kind="theory"))
@@ -165,7 +172,8 @@ def check(data: StudyData) -> Verdict:
         inconclusive = ("too few successes or failures for p̂ to mean anything (at least "
                         f"{min_outcomes} of each needed): " + "; ".join(weak))
     elif compared == 0:
-        inconclusive = f"too few restarts for a group of 2 with {min_groups} groups"
+        inconclusive = (f"no k ≥ 2 to compare: fewer than {min_groups} groups of 2 restarts, or "
+                        f"1 − (1 − p̂)² above {saturation:g} already")
     return Verdict.of(comparisons, summary, plots=[plot], numbers=pd.DataFrame(rows), inconclusive=inconclusive)
 
 
