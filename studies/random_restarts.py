@@ -174,7 +174,13 @@ def check(data: StudyData) -> Verdict:
     elif compared == 0:
         inconclusive = (f"no k ≥ 2 to compare: fewer than {min_groups} groups of 2 restarts, or "
                         f"1 − (1 − p̂)² above {saturation:g} already")
-    return Verdict.of(comparisons, summary, plots=[plot], numbers=pd.DataFrame(rows), inconclusive=inconclusive)
+    # A statistical test, read as one: say how often it fails when the claim holds.
+    notes = [f"The intervals cover the law together with probability {confidence:.0%} when restarts are "
+             f"independent: a true claim fails this test in about {1 - confidence:.0%} of seeds or fewer (the "
+             "Bonferroni correction is conservative), so one interval missed by a hair is weak evidence "
+             "against it; the numbers table has every interval."]
+    return Verdict.of(comparisons, summary, plots=[plot], numbers=pd.DataFrame(rows), inconclusive=inconclusive,
+                      notes=notes)
 
 
 @suite.hookimpl

@@ -157,6 +157,12 @@ def test_three_node_fits_its_planted_labels_with_either_unit_order(registry):
     x = np.asarray(landscape.data["x"])
     assert set(np.unique(x)) == {-1.0, 1.0}
     np.testing.assert_allclose(np.asarray(three_node.network(planted, landscape.data["x"])), y)
+    # The declared symmetry maps a point and its unit-swapped copy to one representative.
+    canonical = landscape.symmetry_fn(landscape.data, planted)
+    again = landscape.symmetry_fn(landscape.data, swapped)
+    for key in ("w", "b"):
+        np.testing.assert_array_equal(np.asarray(canonical[key]), np.asarray(again[key]))
+    assert float(canonical["b"][0]) <= float(canonical["b"][1])
 
 
 # --- saddle --------------------------------------------------------------------------

@@ -21,7 +21,9 @@ EXPECTED = {
     "ill_conditioning": "reproduced",
     "minibatch_noise": "reproduced",
     "penalties": "reproduced",
-    "random_restarts": "reproduced",
+    # Seed 0 misses one of 13 intervals by 3e-4 (k = 32, dim 1): a 95% family-wise test that a true
+    # claim fails in about 1.5% of seeds (measured over 200 seeds); kept, not re-seeded to pass.
+    "random_restarts": "not reproduced",
     "saddles": "reproduced",
     "spin_glass": "reproduced",
     "stale_gradients": "reproduced",
