@@ -77,6 +77,14 @@ def _init(data, key):
 def newton_minimum(x: np.ndarray, y: np.ndarray, iterations: int = 100):
     """Minimiser and minimum of the logistic loss by damped Newton in float64.
 
+    Far from the optimum each step backtracks until the loss does not rise;
+    once the Newton decrement gᵀH⁻¹g (twice the predicted decrease) is below
+    1e-8 the iterate is in the region of quadratic convergence, where Newton
+    steps are taken whole: there the loss changes by less than its own
+    rounding, so comparing losses would reject good steps and stall. It stops
+    when the decrement is below 1e-24 (f within 1e-24 of f*) or the gradient
+    below 1e-12.
+
     Returns ``(theta, value)`` with theta = (w, b), or ``None`` when Newton
     does not converge: the data are separable and the loss keeps decreasing
     towards its infimum 0 as |theta| grows.
@@ -96,9 +104,14 @@ def newton_minimum(x: np.ndarray, y: np.ndarray, iterations: int = 100):
             return theta, value(theta)
         hess = (a * (p * (1 - p))[:, None]).T @ a / len(y)
         step = np.linalg.lstsq(hess + 1e-12 * np.eye(len(theta)), grad, rcond=None)[0]
-        current, scale = value(theta), 1.0
-        while value(theta - scale * step) > current and scale > 1e-8:
-            scale /= 2  # backtracking keeps Newton monotone far from the optimum
+        decrement = float(grad @ step)
+        if 0 <= decrement < 1e-24:
+            return theta, value(theta)
+        scale = 1.0
+        if not 0 <= decrement < 1e-8:
+            current = value(theta)
+            while value(theta - scale * step) > current and scale > 1e-8:
+                scale /= 2  # backtracking keeps Newton monotone far from the optimum
         theta = theta - scale * step
     return None
 
