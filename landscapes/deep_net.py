@@ -45,7 +45,8 @@ PARAMS = (
     Param("gain", float, 1.0, "init gain g: W ~ N(0, g²/n_in), for student and teacher", low=0.0),
     Param("bias_scale", float, 0.0, "std of the initial biases, for student and teacher", low=0.0),
     Param("samples", int, 256, "number of training samples", low=1),
-    Param("batch", int, 0, "samples per mini-batch gradient; 0 or ≥ samples: full batch", low=0),
+    # Unkeyed: every batch size sees the same data, teacher and starts (a paired comparison).
+    Param("batch", int, 0, "samples per mini-batch gradient; 0 or ≥ samples: full batch", low=0, keyed=False),
 )
 
 

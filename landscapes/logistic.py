@@ -40,7 +40,8 @@ PARAMS = (
     Param("dim", int, 10, "input dimension d", low=1),
     Param("samples", int, 256, "number of training samples n", low=1),
     Param("separable", bool, False, "labels from a hard threshold (separable) or Bernoulli(σ(w*·x))"),
-    Param("batch", int, 0, "samples per mini-batch gradient; 0 or ≥ samples: full batch", low=0),
+    # Unkeyed: every batch size sees the same data, teacher and starts (a paired comparison).
+    Param("batch", int, 0, "samples per mini-batch gradient; 0 or ≥ samples: full batch", low=0, keyed=False),
 )
 
 # A loss this small means the data are separable (the infimum 0 is not attained).

@@ -33,6 +33,11 @@ class Param:
       doc: one line saying what the parameter does.
       low, high: inclusive bounds for numbers (``None``: unbounded).
       choices: the allowed values of a string parameter (empty: any).
+      keyed: whether a landscape's instance (its data, teacher, rotation, and
+        the restarts' starts) is drawn anew when this parameter changes. False
+        for a parameter that changes only how the instance is used, such as a
+        mini-batch size: settings that differ only in it share their draws, so
+        their comparison is paired (common random numbers).
     """
 
     name: str
@@ -42,6 +47,7 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    keyed: bool = True
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -77,6 +83,8 @@ class Param:
             raise DeclarationError(f"{where}: choices must be a list of strings; got {self.choices!r}")
         if self.choices and self.type is not str:
             raise DeclarationError(f"{where}: choices are for strings, not {_TYPES[self.type]}")
+        if not isinstance(self.keyed, bool):
+            raise DeclarationError(f"{where}: keyed must be true or false; got {self.keyed!r}")
         try:
             self.check(self.default, owner)
         except UsageError:

@@ -48,6 +48,12 @@ class LandscapeSetting:
         suffix = f"#{self.instance}" if self.instance else ""
         return self.setting_label + suffix
 
+    @property
+    def draw_label(self) -> str:
+        """The setting label without the parameters that do not change its draws (``Param.keyed``)."""
+        unkeyed = {p.name for p in self.spec.params if not p.keyed}
+        return label(self.spec.name, {k: v for k, v in self.values.items() if k not in unkeyed})
+
 
 @dataclasses.dataclass(frozen=True)
 class WrapperSetting:

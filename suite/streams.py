@@ -6,7 +6,8 @@ from (seed, stream 2, setting, j, i, t), split into the mini-batch key and the
 optimizer's key (gradient-noise wrappers) by a last ``fold_in`` (see
 :mod:`suite.program`). So restart i starts from the same point for every
 optimizer and setting (common random numbers), and no draw depends on batch,
-chunk or device counts.
+chunk or device counts, nor on a landscape parameter declared ``keyed=False``
+(a mini-batch size: every batch size sees the same data and starts).
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ class Draw(NamedTuple):
 
 
 def landscape_id(setting: LandscapeSetting) -> int:
-    """A stable 31-bit id of a landscape setting (not its instance), for ``fold_in``."""
-    return zlib.crc32(setting.setting_label.encode()) & 0x7FFFFFFF
+    """A stable 31-bit id of a landscape setting (not its instance), for ``fold_in``.
+
+    Parameters declared ``keyed=False`` (a mini-batch size) are left out: settings
+    that differ only in them draw the same data and the same starts.
+    """
+    return zlib.crc32(setting.draw_label.encode()) & 0x7FFFFFFF
 
 
 def keys(seed: int, setting: LandscapeSetting) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -158,6 +158,31 @@ def test_newton_reaches_the_minimum_of_every_non_separable_instance():
         assert value == pytest.approx(np.mean(np.logaddexp(0, a @ theta) - y * (a @ theta)), rel=1e-12)
 
 
+@pytest.mark.parametrize("name", ["logistic", "deep_net"])
+def test_batch_sizes_share_the_data_and_the_starts(registry, name):
+    """A mini-batch size changes only how the instance is used: its data, teacher and starts stay (paired)."""
+    from suite import config as cfg
+    from suite import plan, streams
+
+    config = cfg.RunConfig(landscapes=[cfg.Component(name, {"batch": [0, 8, 16], "samples": [32]})],
+                           optimizers=[cfg.Component("sgd", {"learning_rate": [0.1]})])
+    settings, _ = plan.resolve(config, registry)
+    draws = [streams.draw(setting, seed=3) for setting in settings]
+    assert len({d.setting.label for d in draws}) == 3
+    for draw in draws[1:]:
+        for mine, first in zip(jax.tree.leaves(draw.instance.data), jax.tree.leaves(draws[0].instance.data)):
+            np.testing.assert_array_equal(np.asarray(mine), np.asarray(first))
+        for restart in (0, 5):
+            for mine, first in zip(jax.tree.leaves(streams.start(draw, restart)),
+                                   jax.tree.leaves(streams.start(draws[0], restart))):
+                np.testing.assert_array_equal(np.asarray(mine), np.asarray(first))
+    # A keyed parameter still draws another instance.
+    other = cfg.RunConfig(landscapes=[cfg.Component(name, {"batch": [8], "samples": [33]})],
+                          optimizers=config.optimizers)
+    moved = streams.draw(plan.resolve(other, registry)[0][0], seed=3)
+    assert streams.landscape_id(moved.setting) != streams.landscape_id(draws[1].setting)
+
+
 def test_separable_logistic_has_infimum_zero_and_no_minimiser(registry):
     landscape = _logistic(registry, dim=3, samples=50, separable=True)
     assert landscape.f_opt == 0.0 and landscape.x_opt is None
