@@ -157,7 +157,7 @@ def check(data: StudyData) -> Verdict:
     settings = [setting for _, setting in cells.groupby(_setting_keys(cells), sort=False, dropna=False)]
     # Two intervals per setting (the success share, the share stuck in a non-global minimum), Bonferroni.
     z = normal_quantile(float(tol["confidence"]), 2 * len(settings))
-    comparisons, plots, rows, summaries = [], [], [], []
+    comparisons, plots, rows, summaries, restless = [], [], [], [], []
     for setting in settings:
         label = _setting_label(setting)
         found = [_instance(by_cell[row["cell_id"]], row, hit, spurious, tolerance)
@@ -167,6 +167,10 @@ def check(data: StudyData) -> Verdict:
         n = sum(m["restarts"] for m in found)
         wins = sum(m["successes"] for m in found)
         examined, stuck = sum(m["diagnosed"] for m in found), sum(m["stuck"] for m in found)
+        unresolved = sum(m["unresolved"] for m in found)
+        if not examined or unresolved > examined / 2:  # mostly still moving: shares of nothing settled
+            restless.append(f"{label}: {unresolved} of {examined} end points examined neither reached the target "
+                            "nor rest at a minimum (still moving, or at saddles): run more steps")
         s_low, s_high = wilson(wins, n, z)
         k_low, k_high = wilson(stuck, examined, z)
         minima = float(np.median([m["minima"] for m in found]))
@@ -198,8 +202,9 @@ def check(data: StudyData) -> Verdict:
                          f"{stuck} of {examined} ended in a non-global minimum (f ≥ {spurious:g}{lowest}), a median "
                          f"of {minima:g} distinct such minima per planted instance ({len(found)} instances)")
     summary = "; ".join(summaries) + "." if summaries else "No restarts finished."
+    weak = None if summaries else "no restarts finished"
     return Verdict.of(comparisons, summary, plots=plots, numbers=pd.DataFrame(rows),
-                      inconclusive=None if summaries else "no restarts finished")
+                      inconclusive=weak or ("; ".join(restless) if restless else None))
 
 
 @suite.hookimpl

@@ -35,7 +35,7 @@ def check(data: StudyData) -> Verdict:
     cells = data.ok
     ert = column(cells, "ert", target)
     best = (cells.groupby(["optimizer", "p_landscape_condition"])[ert].min().rename("steps").reset_index())
-    comparisons, series, rows = [], [], []
+    comparisons, series, rows, few = [], [], [], []
     for optimizer, slope in THEORY.items():
         mine = best[best["optimizer"] == optimizer].sort_values("p_landscape_condition")
         if mine.empty:
@@ -43,6 +43,8 @@ def check(data: StudyData) -> Verdict:
         kappa, steps = mine["p_landscape_condition"].to_numpy(float), mine["steps"].to_numpy(float)
         measured = loglog_slope(kappa, steps)
         unsolved = int((~np.isfinite(steps)).sum())
+        if len(kappa) - unsolved < 3:
+            few.append(f"{NAMES[optimizer]} reached {target:g} at {len(kappa) - unsolved} condition numbers")
         note = f"{unsolved} of {len(kappa)} κ never reached {target:g}" if unsolved else ""
         comparisons.append(Comparison.within(f"log-log slope of steps against κ, {NAMES[optimizer]}",
                                              measured, slope, abs=tolerance, note=note))
@@ -60,9 +62,8 @@ def check(data: StudyData) -> Verdict:
                 f"steps to Δf ≤ {target:g} (ERT of the best setting)", series, x_log=True, y_log=True,
                 caption="Markers: measured; lines: the theory's power law, drawn through the middle "
                         "measurement (only the slope is predicted).")
-    weak = None
-    if len(best["p_landscape_condition"].unique()) < 3:
-        weak = "fewer than three condition numbers: a slope from two points cannot be told from noise"
+    # A slope from two points cannot be told from noise: every method needs three solved condition numbers.
+    weak = ("fewer than three solved condition numbers: " + "; ".join(few)) if few else None
     return Verdict.of(comparisons, f"Measured log-log slopes: {slopes} (theory 1, ½, ½; tolerance "
                                    f"±{tolerance:g}).", plots=[plot], numbers=pd.DataFrame(rows),
                       inconclusive=weak)

@@ -321,6 +321,9 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
 
     bar = progress_for(progress)
     _check_devices(config.devices)
+    if config.study and (config.study.get("size") not in study.SIZES or not config.study.get("name")):
+        raise UsageError("this config is a study's (it has a [study] table): run it with suite study run NAME "
+                         "--size tiny|small|full (suite.run_study in Python), or delete the table to run it plain")
     registry = registry or load_registry(local_files=config.plugins)
     run_dir = RunDir(out)
     try:
@@ -347,6 +350,8 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
         # The conditions of every number in the run, beside the config that set them.
         metadata |= {"precision": config.precision, "stop_at_target": config.stop_at_target,
                      "tuning": config.tuning}
+        if config.study:  # the claim's test as stated before anything ran
+            metadata.setdefault("study", config.study)
         run_dir.write_metadata(metadata)
         run_dir.write_plan(plan.plan_record(cells, landscapes, optimizers))
 
@@ -367,8 +372,11 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
             metadata["finished"] = environment.now()
             metadata["interrupted"] = interrupted
             run_dir.write_metadata(metadata)
-        if config.study:  # a study: its verdict, from the tables just gathered
-            study.write(out, study.evaluate(tables, config.study, registry, planned=len(cells)))
+        if config.study:  # a study: its verdict, from the tables just gathered, under the [study] stated first
+            table, edited = study.stated(config.study, metadata)
+            record = study.evaluate(tables, table, registry, planned=len(cells))
+            record["verdict"]["notes"] += [edited] if edited else []
+            study.write(out, record)
     return Run(Path(out), counts, interrupted, tables)
 
 

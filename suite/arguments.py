@@ -143,6 +143,9 @@ def _study(sub) -> None:
                      help="load a single-file plugin with studies (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the studies whose folders hold an interrupted (or finished) run of the same "
+                          "study and size, and start the others")
     run.add_argument("--compile-cache", metavar="DIR",
                      help="JAX's persistent compilation cache: a folder, or 'off'")
 

@@ -268,11 +268,11 @@ def _run(args, argv) -> int:
 
 def _write_report(run_dir, registry, console, *, quiet: bool, out=None):
     """Writes the report, with a spinner naming the section at work; returns (path, headline)."""
-    from suite.report import Report, headline, write
+    from suite.report import Report, headline, write, writes_into
     from suite.report.study import refresh
 
     report = Report(run_dir)
-    refresh(report, registry)
+    refresh(report, registry, keep=writes_into(run_dir, out))
     with console.status("writing the report", spinner="dots") if not quiet else _Nothing() as status:
         def progress(text):
             if status is not None:  # a section's title comes from its plugin: text, not markup

@@ -333,6 +333,8 @@ class StudySpec:
         from pathlib import Path
 
         owner = f"study {self.name!r}"
+        if self.name == "all":
+            raise DeclarationError("a study may not be named 'all': suite study run all runs every study")
         if not callable(self.check):
             raise DeclarationError(f"{owner}: check must be a function; got {self.check!r}")
         if not isinstance(self.config, (str, Path)) or not Path(self.config).is_file():

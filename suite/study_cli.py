@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-EXIT_OK, EXIT_FAILED_CELLS, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 STYLES = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow", "error": "red"}
 
 
@@ -51,42 +51,47 @@ def _run(args, argv, registry, err, write_report) -> int:
     from rich.text import Text
 
     from suite import api, study, study_api
+    from suite.errors import UsageError
     from suite.registry import load_registry
     from suite.terminal import RichProgress, printable
 
+    if args.size not in study.SIZES:
+        raise UsageError(f"unknown study size {args.size!r}; choose from: {', '.join(study.SIZES)}")
     selected = study_api.names(args.names, registry)
-    configs = {name: study.config(registry.study(name), args.size) for name in selected}
-    folders = study_api.folders(selected, args.size, args.out, many=len(selected) > 1)
-    records, failed = {}, 0
+    many = len(selected) > 1 or args.names == [study_api.ALL]
+    folders = study_api.folders(selected, args.size, args.out, many=many, resume=args.resume)
+    # Every config resolved before any study runs: a bad one is refused with nothing run.
+    configs = {name: study_api.config_for(name, args.size, folders[name], registry, resume=args.resume,
+                                          plugins=args.plugin) for name in selected}
+    again = " ".join(["suite study run", *args.names, "--size", args.size,
+                      *(["--out", str(args.out)] if args.out is not None else []),
+                      *(f"--plugin {p}" for p in args.plugin), "--resume"])
+    counts, failed = {}, False
     for position, name in enumerate(selected, 1):
         config, out = configs[name], folders[name]
-        if len(selected) > 1:
+        if many:
             err.print(Text.assemble((f"study {position}/{len(selected)}: ", "bold"), name), highlight=False)
-        local = registry if not config.plugins else load_registry(local_files=[*args.plugin, *config.plugins])
+        local = registry if not config.plugins else load_registry(local_files=config.plugins)
+        resume = args.resume and (out / "config.toml").exists()
         try:
-            run = api.run_config(config, out=out, progress=RichProgress(err, enabled=not args.quiet),
+            run = api.run_config(config, out=out, resume=resume, progress=RichProgress(err, enabled=not args.quiet),
                                  compile_cache=args.compile_cache, command=["suite", *argv], registry=local)
+            path = None if args.no_report else write_report(out, local, err, quiet=args.quiet)[0]
         except KeyboardInterrupt:
-            err.print(f"interrupted: finished cells are kept in {out}; continue with: suite run --resume {out}",
+            err.print(f"interrupted: finished cells are kept in {out}; continue with: {again}",
                       markup=False, highlight=False)
             return EXIT_INTERRUPTED
-        failed += len(run.failed)
-        if not args.no_report:
-            path, _ = write_report(out, local, err, quiet=args.quiet)
-        record = run.verdict or {}
-        records[name] = record
-        verdict = record.get("verdict", {})
+        verdict = (run.verdict or {}).get("verdict", {})
         status = verdict.get("status", "error")
+        counts[status] = counts.get(status, 0) + 1
+        failed = failed or len(run.failed) > 0 or status == "error"
         err.print(Text.assemble((f"{name}: {status}", f"bold {STYLES.get(status, '')}"),
                                 printable(f" — {verdict.get('summary', 'no verdict was written')}")),
                   highlight=False)
-        print(f"{name}: {status}: {out}" + ("" if args.no_report else f" (report: {path})"))
-    if len(selected) > 1:
-        counts = {}
-        for record in records.values():
-            status = record.get("verdict", {}).get("status", "error")
-            counts[status] = counts.get(status, 0) + 1
+        print(f"{name}: {status}: {out}" + ("" if path is None else f" (report: {path})"))
+    if many:
         err.print(", ".join(f"{n} {s}" for s, n in counts.items()) +
                   f"; publish them with: suite publish {' '.join(str(f) for f in folders.values())} --site SITE",
                   markup=False, highlight=False)
-    return EXIT_FAILED_CELLS if failed else EXIT_OK
+    # A claim that does not reproduce is a finding (0); failed cells or a broken check are not (1).
+    return EXIT_FAILED if failed else EXIT_OK

@@ -19,10 +19,12 @@ import dataclasses
 import math
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 STATUSES = ("reproduced", "not reproduced", "inconclusive", "error")
 VERSION = 1  # of study.json's layout
+TEXT_LIMIT = 4000  # characters of any one text a check returns: a report and an index stay readable
 
 
 def _number(value) -> float | None:
@@ -75,15 +77,15 @@ class Comparison:
 
     @classmethod
     def at_least(cls, quantity: str, measured, bound, *, note: str = "") -> Comparison:
-        """Passed when measured ≥ ``bound``."""
+        """Passed when measured ≥ ``bound``: a one-sided bound, so no theory value (the bound is the tolerance)."""
         m = _number(measured)
-        return cls(quantity, m, _number(bound), f"≥ {bound:g}", m is not None and m >= float(bound), note)
+        return cls(quantity, m, None, f"≥ {bound:g}", m is not None and m >= float(bound), note)
 
     @classmethod
     def at_most(cls, quantity: str, measured, bound, *, note: str = "") -> Comparison:
-        """Passed when measured ≤ ``bound``."""
+        """Passed when measured ≤ ``bound``: a one-sided bound, so no theory value (the bound is the tolerance)."""
         m = _number(measured)
-        return cls(quantity, m, _number(bound), f"≤ {bound:g}", m is not None and m <= float(bound), note)
+        return cls(quantity, m, None, f"≤ {bound:g}", m is not None and m <= float(bound), note)
 
 
 def _g(value) -> str:
@@ -108,6 +110,11 @@ class Series:
     def __post_init__(self):
         if self.kind not in ("measured", "theory"):
             raise ValueError(f"Series kind must be measured or theory; got {self.kind!r}")
+        # Lists, tuples, numpy arrays and pandas Series alike become lists of floats (None where missing).
+        for name in ("x", "y", "low", "high"):
+            values = getattr(self, name)
+            if values is not None:
+                object.__setattr__(self, name, [_number(v) for v in np.asarray(values, dtype=float).ravel()])
         if len(self.x) != len(self.y):
             raise ValueError(f"Series {self.label!r}: {len(self.x)} x values but {len(self.y)} y values")
 
@@ -171,16 +178,18 @@ class Verdict:
         """Plain JSON data (non-finite numbers become null)."""
         def clean(value):
             if isinstance(value, dict):
-                return {str(k): clean(v) for k, v in value.items()}
-            if isinstance(value, (list, tuple)):
+                return {str(k)[:TEXT_LIMIT]: clean(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
                 return [clean(v) for v in value]
-            if isinstance(value, bool) or value is None or isinstance(value, str):
+            if isinstance(value, bool) or value is None:
                 return value
-            if hasattr(value, "item"):  # numpy scalars
-                value = value.item()
+            if isinstance(value, str):
+                return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT - 1] + "…"
+            if isinstance(value, np.generic):
+                return clean(value.item())
             if isinstance(value, float):
                 return _number(value)
-            return value if isinstance(value, int) else str(value)
+            return value if isinstance(value, int) and not isinstance(value, bool) else clean(str(value))
 
         return clean(dataclasses.asdict(self))
 

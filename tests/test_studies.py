@@ -60,6 +60,22 @@ def test_the_verdict_follows_the_comparisons():
     assert weak.status == "inconclusive" and weak.notes[0] == "two points"
 
 
+def test_plots_take_numpy_arrays_and_pandas_series_and_text_is_bounded():
+    import numpy as np
+
+    from suite.verdict import TEXT_LIMIT
+
+    frame = pd.DataFrame({"k": [10.0, 100.0], "steps": [30, np.inf]})
+    verdict = Verdict.of([Comparison.at_least("share", np.float32(0.5), 0.25)], "x" * (3 * TEXT_LIMIT),
+                         plots=[Plot("t", "x", "y", [Series("m", frame["k"], frame["steps"].to_numpy())])],
+                         numbers=frame)
+    data = json.loads(json.dumps(verdict.to_json(), allow_nan=False))
+    assert data["plots"][0]["series"][0]["x"] == [10.0, 100.0] and data["plots"][0]["series"][0]["y"] == [30.0, None]
+    assert len(data["summary"]) == TEXT_LIMIT and data["summary"].endswith("…")
+    # A one-sided bound is a tolerance, not a theory value.
+    assert data["comparisons"][0]["theory"] is None and data["comparisons"][0]["tolerance"] == "≥ 0.25"
+
+
 def test_a_verdict_survives_json_with_non_finite_numbers_as_null():
     verdict = Verdict.of([Comparison.within("a", math.inf, 1.0, abs=0.1)], "s",
                          plots=[Plot("t", "x", "y", [Series("m", [1, 2], [3.0, math.nan]),
@@ -91,6 +107,12 @@ class _Registry:
 def test_a_check_that_raises_gives_an_error_verdict_not_an_exception():
     def broken(data):
         raise ZeroDivisionError("boom")
+
+    def exits(data):
+        raise SystemExit(3)
+
+    record = study.evaluate(_tables(), {"name": "x"}, _Registry(x=exits))
+    assert record["verdict"]["status"] == "error" and "SystemExit: 3" in record["verdict"]["summary"]
 
     record = study.evaluate(_tables(), {"name": "x"}, _Registry(x=broken))
     assert record["verdict"]["status"] == "error" and "ZeroDivisionError: boom" in record["verdict"]["summary"]
@@ -186,6 +208,8 @@ def test_a_third_party_study_registers_through_the_same_hook(tmp_path):
         references = ["Cauchy 1847"]
         [study.tolerance]
         success = 1.0
+        [study.size.small]
+        restarts = 3
         [study.size.tiny]
         restarts = 2
     """))
@@ -206,13 +230,26 @@ def test_a_third_party_study_registers_through_the_same_hook(tmp_path):
     plugin = str(tmp_path / "my_study.py")
     listed = suite_cli("study", "list", "--plugin", plugin)
     assert listed.returncode == 0 and "round_bowl" in listed.stdout and "Cauchy 1847" in listed.stdout
-    done = suite_cli("study", "run", "round_bowl", "--plugin", plugin, "--size", "tiny", "--out",
-                     str(tmp_path / "run"), "--quiet", "--no-report")
+    done = suite_cli("study", "run", "round_bowl", "--plugin", plugin, "--size", "small", "--out",
+                     str(tmp_path / "run"), "--quiet")
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "run" / "study.json").read_text())
     # 30 steps at 0.5 on a round bowl: the error halves each step, 2^-60 · 25 < 1e-8. By hand.
     assert record["verdict"]["status"] == "reproduced", record
     assert record["verdict"]["comparisons"][0]["measured"] == 1.0
+    # The plugin is recorded with the run: a report without --plugin keeps its verdict, and says why.
+    done = suite_cli("report", str(tmp_path / "run"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "run" / "study.json").read_text()) == record
+    assert "is not installed here" in (tmp_path / "run" / "report.html").read_text()
+    done = suite_cli("run", "--resume", str(tmp_path / "run"), "--quiet", "--no-report")  # loads it again
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "run" / "study.json").read_text()) == record
+    # At size tiny the same measurement is only a test of the machinery.
+    done = suite_cli("study", "run", "round_bowl", "--plugin", plugin, "--size", "tiny", "--out",
+                     str(tmp_path / "tiny"), "--quiet", "--no-report")
+    tiny = json.loads((tmp_path / "tiny" / "study.json").read_text())["verdict"]
+    assert tiny["status"] == "inconclusive" and "would have said 'reproduced'" in tiny["notes"][0]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -228,6 +265,63 @@ def test_bad_study_commands_fail_in_one_line(args, message, tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_study_file_run_as_a_plain_config_is_refused(tmp_path):
+    done = suite_cli("run", str(Path(__file__).resolve().parents[1] / "studies" / "penalties.toml"), "--out",
+                     str(tmp_path / "run"))
+    assert done.returncode == 2 and "run it with suite study run NAME" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("out, message", [("", "out is empty"), ("afile", "is a file, not a folder")])
+def test_a_bad_out_is_refused_before_any_study_runs(tmp_path, out, message):
+    (tmp_path / "afile").write_text("mine")
+    done = suite_cli("study", "run", "penalties", "saddles", "--size", "tiny", "--out", out, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_an_interrupted_study_run_continues_with_resume_and_edited_tolerances_do_not_count(tmp_path):
+    out = tmp_path / "studies"
+    done = suite_cli("study", "run", "penalties", "ill_conditioning", "--size", "tiny", "--out", str(out),
+                     "--quiet", "--no-report")
+    assert done.returncode == 0, done.stderr
+    first = json.loads((out / "penalties" / "study.json").read_text())
+    # One study lost its tables (as if interrupted before it finished); the tolerance is edited afterwards.
+    (out / "penalties" / "study.json").unlink()
+    for table in ("cells.parquet", "restarts.parquet", "curves.parquet"):
+        (out / "penalties" / table).unlink()
+    config = out / "penalties" / "config.toml"
+    config.write_text(config.read_text().replace("z = 3.0", "z = 0.001"))
+    again = suite_cli("study", "run", "penalties", "ill_conditioning", "--size", "tiny", "--out", str(out),
+                      "--quiet", "--no-report")
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    again = suite_cli("study", "run", "penalties", "ill_conditioning", "--size", "tiny", "--out", str(out),
+                      "--quiet", "--no-report", "--resume")
+    assert again.returncode == 0, again.stderr
+    second = json.loads((out / "penalties" / "study.json").read_text())
+    assert second["tolerance"] == first["tolerance"] == {"z": 3.0, "relative": 0.02}
+    assert second["verdict"]["comparisons"] == first["verdict"]["comparisons"]
+    assert second["verdict"]["notes"][-1].startswith("config.toml's [study] table was edited after the run began")
+    wrong = suite_cli("study", "run", "saddles", "--size", "tiny", "--out", str(out / "penalties"), "--resume")
+    assert wrong.returncode == 2 and "holds study 'penalties' at size tiny, not study 'saddles'" in wrong.stderr
+
+
+def test_a_broken_check_fails_the_command(tmp_path):
+    (tmp_path / "broken.py").write_text(textwrap.dedent(f"""
+        import suite
+
+        def check(data):
+            return None
+
+        @suite.hookimpl
+        def register_studies(register):
+            register("broken", {str(Path(__file__).resolve().parents[1] / "studies" / "penalties.toml")!r}, check)
+    """))
+    done = suite_cli("study", "run", "broken", "--plugin", str(tmp_path / "broken.py"), "--size", "tiny",
+                     "--out", str(tmp_path / "run"), "--quiet", "--no-report")
+    assert done.returncode == 1 and "broken: error: " in done.stdout
 
 
 def test_a_study_folder_that_holds_a_run_is_refused_before_anything_runs(tmp_path):
@@ -247,6 +341,12 @@ def test_a_study_folder_that_holds_a_run_is_refused_before_anything_runs(tmp_pat
     ("[study]\nclaim = 'c'\n[study.size.huge]\nsteps = 1\n", "unknown size 'huge'"),
     ("[study]\nclaim = 'c'\ntolerance = 3\n", "tolerance in"),
     ("[study\n", "cannot read"),
+    ("[study]\nclaim = 'c'\n[study.tolerance]\nslope = nan\n", "tolerance slope in"),
+    ("[study]\nclaim = 'c'\n[study.tolerance]\nslope = 'tight'\n", "must be a finite number"),
+    ("[study]\nclaim = 'c'\nsince = 1979-05-27\n", "date or time"),
+    ("[study]\nclaim = 'c'\ntarget = inf\n", "target must be a finite number"),
+    ("[study]\nclaim = 'c'\nreferences = [1]\n", "must be a list of strings"),
+    ("[study]\nclaim = 'c'\n[study.size.tiny.study]\nclaim = 'd'\n", "run keys only"),
 ])
 def test_a_broken_study_file_is_named_in_one_line(tmp_path, text, message):
     from suite.errors import UsageError

@@ -15,7 +15,7 @@ from suite.report.blocks import Code, Figure, Note, Table, Text
 from suite.report.data import Report
 from suite.report.files import REPORT_TITLE, is_suite_html, os_error, within, writable_folder, write_atomic
 
-__all__ = ["Code", "Figure", "Note", "Report", "Table", "Text", "headline", "report_target", "write",
+__all__ = ["Code", "Figure", "Note", "Report", "Table", "Text", "headline", "report_target", "write", "writes_into",
            "write_report"]
 
 
@@ -40,8 +40,13 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry
 
     registry = registry or load_registry()
     report = Report(run_dir)
-    refresh(report, registry)
+    refresh(report, registry, keep=writes_into(run_dir, out))
     return write(report, out, registry.sections, progress=progress)
+
+
+def writes_into(run_dir: str | Path, out: str | Path | None) -> bool:
+    """Whether a report to ``out`` is the run folder's own ``report.html`` (and may refresh its ``study.json``)."""
+    return out is None or Path(out).resolve() == (Path(run_dir) / "report.html").resolve()
 
 
 def report_target(run_dir: str | Path, out: str | Path | None = None) -> Path:

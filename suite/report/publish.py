@@ -272,7 +272,10 @@ def _stage(report: Report, runs_dir: Path, name: str) -> tuple[Path, list[str]]:
             frame.to_parquet(staging / f"{table}.parquet", index=False)
             files.append(f"{table}.parquet")
         for file in RAW_FILES:
-            if (report.path / file).is_file():
+            if file == "study.json" and report.study is not None:  # the verdict as refreshed, not as last written
+                (staging / file).write_text(json.dumps(report.study, indent=1, ensure_ascii=False) + "\n")
+                files.append(file)
+            elif (report.path / file).is_file():
                 shutil.copy2(report.path / file, staging / file)
                 files.append(file)
     except BaseException:

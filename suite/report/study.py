@@ -55,26 +55,39 @@ def study(report):
                     float_format="{:.4g}")
 
 
-def refresh(report, registry) -> None:
-    """Gives a study's ``report`` the verdict of its tables as they are now, and keeps it in ``study.json``.
+def refresh(report, registry, *, keep: bool = False) -> None:
+    """Gives a study's ``report`` the verdict of its tables as they are now; ``keep`` writes it to ``study.json``.
 
-    A run resumed or re-reported gets the verdict of everything that finished.
-    A folder that cannot be written keeps its old ``study.json``; the report
-    still shows the fresh verdict.
+    A run resumed or re-reported gets the verdict of everything that finished,
+    under the ``[study]`` table stated when it began. Where the study's check
+    is not installed (a plugin study reported without ``--plugin``), the
+    verdict written when it ran is shown, with a note, and never overwritten.
+    A folder that cannot be written keeps its old ``study.json``.
     """
     from suite import study as study_files
     from suite.errors import UsageError
 
     if not report.study_table or report.cells.empty:
         return
+    table, edited = study_files.stated(report.study_table, report.metadata)
+    name = str(table.get("name", ""))
+    if name not in registry.studies and report.study is not None:
+        verdict = report.study["verdict"]
+        notes = [*verdict.get("notes", []), f"The check of study {name!r} is not installed here (load its plugin "
+                                            "with --plugin FILE.py): this is the verdict written when it ran."]
+        report.study = {**report.study, "verdict": {**verdict, "notes": notes}}
+        return
     tables = {"cells": report.cells, "restarts": report.restarts, "curves": report.curves,
               "layers": report.layers, "paths": report.paths, "pictures": report.pictures}
     planned = len(report.plan.get("cells", [])) or None
-    report.study = study_files.evaluate(tables, report.study_table, registry, planned=planned)
-    try:
-        study_files.write(report.path, report.study)
-    except UsageError:
-        pass
+    report.study = study_files.evaluate(tables, table, registry, planned=planned)
+    if edited:
+        report.study["verdict"]["notes"].append(edited)
+    if keep:
+        try:
+            study_files.write(report.path, report.study)
+        except UsageError:
+            pass
 
 
 def figure(plot) -> Figure:
