@@ -151,7 +151,7 @@ def test_bad_folders_are_one_line_errors(tmp_path, call):
 
 def test_all_diagnostics_may_be_asked_with_others_and_plugins_may_be_one_path(tmp_path):
     config = suite.api.make_config(optimizers=["sgd"], diagnostics=["hessian", "all"], **BOWL_KEYS)
-    assert config.diagnostics == ["hessian", "layers", "path", "minima", "pictures"]
+    assert config.diagnostics == ["hessian", "layers", "path", "minima", "pictures", "sparsity"]
     plugin = Path(__file__).parent / "plugins" / "styblinski_tang.py"
     config = suite.api.make_config(optimizers=["sgd"], plugins=plugin, **BOWL_KEYS)
     assert config.plugins == [str(plugin)]
