@@ -36,9 +36,6 @@ from suite.specs import StudySpec
 from suite.verdict import TEXT_LIMIT, VERSION, StudyData, Verdict
 
 SIZES = ("tiny", "small", "full")
-SIZE_DOCS = {"tiny": "seconds: checks the machinery (CI), too small for a verdict",
-             "small": "a few minutes on a laptop CPU",
-             "full": "the published scale, for a GPU"}
 FILE = "study.json"
 _TEXT_KEYS = ("claim",)
 
