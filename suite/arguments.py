@@ -18,8 +18,7 @@ def parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     lst = sub.add_parser("list", help="list landscapes, optimizers and wrappers with their parameters")
-    lst.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                     help="load a single-file plugin (repeatable)")
+    _plugin_flag(lst)
 
     check = sub.add_parser(
         "check", help="run the conformance battery on landscapes or optimizers",
@@ -28,8 +27,7 @@ def parser() -> argparse.ArgumentParser:
                     "it failed. Parameters default to the plugin's test_config; NAME:k=v sets "
                     "them, and a comma-separated value checks each value.")
     check.add_argument("names", nargs="*", metavar="NAME[:k=v...]", help="landscape, optimizer or wrapper")
-    check.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                       help="load a single-file plugin (repeatable)")
+    _plugin_flag(check)
 
     run = sub.add_parser(
         "run", help="run a benchmark (the built-in default when given nothing)",
@@ -67,8 +65,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--devices", type=_int("--devices"),
                      help="local devices the restarts shard over (0, the default: all of them)")
     run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: reports/<run-id>/)")
-    run.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                     help="load a single-file plugin (repeatable)")
+    _plugin_flag(run)
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
     run.add_argument("--rerun-stale", action="store_true",
                      help="run again the cells of the run folder that ran under other conditions (restarts, "
@@ -101,8 +98,7 @@ def parser() -> argparse.ArgumentParser:
                     "partial run renders too and says what is missing.")
     report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by suite run")
     report.add_argument("--out", metavar="FILE.html", help="where to write it (default: RUN_DIR/report.html)")
-    report.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                        help="load a single-file plugin with report sections (repeatable)")
+    _plugin_flag(report, "with report sections")
     report.add_argument("--quiet", action="store_true", help="print only the path written")
 
     publish = sub.add_parser(
@@ -112,8 +108,7 @@ def parser() -> argparse.ArgumentParser:
                     "already in the site are kept; publishing a run again replaces it.")
     publish.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to publish")
     publish.add_argument("--site", required=True, metavar="DIR", help="the site folder (created if needed)")
-    publish.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                         help="load a single-file plugin with report sections (repeatable)")
+    _plugin_flag(publish, "with report sections")
     _study(sub)
     return parser
 
@@ -126,8 +121,7 @@ def _study(sub) -> None:
                     "not, with the numbers (study.json in the run folder).")
     actions = study.add_subparsers(dest="action", required=True, parser_class=_Parser)
     lst = actions.add_parser("list", help="list the studies with their claims")
-    lst.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                     help="load a single-file plugin with studies (repeatable)")
+    _plugin_flag(lst, "with studies")
     run = actions.add_parser(
         "run", help="run studies and give their verdicts",
         description="Run one or more studies (all: every one) at a size: tiny (seconds, checks the "
@@ -139,8 +133,7 @@ def _study(sub) -> None:
     run.add_argument("--out", metavar="DIR",
                      help="the run folder of one study; with several, the folder that holds one per study "
                           "(default: reports/studies/<size>/<name>)")
-    run.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
-                     help="load a single-file plugin with studies (repeatable)")
+    _plugin_flag(run, "with studies")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="do not write report.html at the end")
     run.add_argument("--resume", action="store_true",
@@ -148,6 +141,12 @@ def _study(sub) -> None:
                           "study and size, and start the others")
     run.add_argument("--compile-cache", metavar="DIR",
                      help="JAX's persistent compilation cache: a folder, or 'off'")
+
+
+def _plugin_flag(parser, what: str = "") -> None:
+    """``--plugin FILE.py`` (repeatable): a single-file plugin, ``what`` saying what it brings."""
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                        help=f"load a single-file plugin{' ' + what if what else ''} (repeatable)")
 
 
 def _int(flag):
