@@ -106,6 +106,8 @@ def run_study(name: str, *, size: str = "small", out: str | Path | None = None, 
     registry.study(name)
     folder = folders([name], size, out, many=False)[name]
     config = config_for(name, size, folder, registry, plugins=plugins)
+    # Loaded again only when the study's own config names plugins the caller did not give.
+    extra = set(config.plugins) - {str(Path(p).resolve()) for p in plugins}
     return api.run_config(config, out=folder, progress=progress, compile_cache=compile_cache,
                           command=command or [f"suite.run_study({name!r}, size={size!r})"],
-                          registry=load_registry(local_files=config.plugins) if config.plugins else registry)
+                          registry=load_registry(local_files=config.plugins) if extra else registry)

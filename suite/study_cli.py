@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 STYLES = {"reproduced": "green", "not reproduced": "red", "inconclusive": "yellow", "error": "red"}
 
@@ -71,7 +73,9 @@ def _run(args, argv, registry, err, write_report) -> int:
         config, out = configs[name], folders[name]
         if many:
             err.print(Text.assemble((f"study {position}/{len(selected)}: ", "bold"), name), highlight=False)
-        local = registry if not config.plugins else load_registry(local_files=config.plugins)
+        # Loaded again only for plugins the study's config names beyond those given on the command line.
+        extra = set(config.plugins) - {str(Path(p).resolve()) for p in args.plugin}
+        local = load_registry(local_files=config.plugins) if extra else registry
         resume = args.resume and (out / "config.toml").exists()
         try:
             run = api.run_config(config, out=out, resume=resume, progress=RichProgress(err, enabled=not args.quiet),
