@@ -16,10 +16,10 @@ __version__ = "0.1.0"
 
 hookimpl = pluggy.HookimplMarker("suite")
 
-__all__ = ["Landscape", "LandscapeSpec", "OptimizerSpec", "Param", "Run", "WrapperSpec", "hookimpl", "load",
-           "resume", "run", "run_study", "__version__"]
+__all__ = ["Landscape", "LandscapeSpec", "OptimizerSpec", "Param", "Run", "WrapperSpec", "compare", "extend",
+           "hookimpl", "load", "resume", "run", "run_study", "__version__"]
 
-_API = ("Run", "load", "resume", "run")
+_API = ("Run", "compare", "extend", "load", "resume", "run")
 _SPECS = ("Landscape", "LandscapeSpec", "OptimizerSpec", "WrapperSpec")
 
 

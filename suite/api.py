@@ -1,8 +1,10 @@
 """The Python API: ``suite.run(...)`` runs a benchmark, ``suite.load(run_dir)`` reads one back.
 
 Both return a :class:`Run`: the run folder's tidy tables as pandas
-DataFrames, its leaderboard, and :meth:`Run.report` for the HTML report. The
-``suite`` command is a thin layer over :func:`run_config`::
+DataFrames, its leaderboard, and :meth:`Run.report` for the HTML report.
+``suite.extend(run_dir, optimizers=[...])`` adds entries to a run under its
+own conditions, and ``suite.compare([run_a, run_b])`` reports compatible runs
+together. The ``suite`` command is a thin layer over these::
 
     import suite
 
@@ -11,135 +13,33 @@ DataFrames, its leaderboard, and :meth:`Run.report` for the HTML report. The
                     restarts=64, steps=500, out="reports/bowl")
     run.leaderboard()[["landscape_label", "rank", "entry", "p_value"]]
     run.report()  # reports/bowl/report.html
+    suite.extend("reports/bowl", optimizers=["lion"])  # one more entry, the same starts
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import tomllib
-import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-import pandas as pd
-
 from suite import config as cfg
-from suite import environment, plan, study
+from suite import plan
 from suite.errors import UsageError, shown
-from suite.registry import Registry, load_registry
-from suite.results import RunDir, conditions
+from suite.execution import new_run_dir, run_config
+from suite.registry import load_registry
+from suite.results import RunDir
 from suite.runner import Progress
+from suite.runs import Run, as_folder, as_names, load
+
+__all__ = ["Run", "compare", "default_config_text", "extend", "load", "make_config", "new_run_dir", "resume", "run",
+           "run_config"]
 
 
 def default_config_text() -> str:
     """The built-in default benchmark's TOML."""
     return resources.files("suite").joinpath("configs/default.toml").read_text()
-
-
-@dataclasses.dataclass
-class Run:
-    """A run folder: its config, metadata and tables, read from disk on demand.
-
-    Attributes:
-      path: the run folder.
-      counts: for a run just executed, ``{"ran", "skipped", "failed"}`` cells;
-        empty for a loaded one.
-      interrupted: whether the run was stopped before every cell finished.
-    """
-
-    path: Path
-    counts: dict = dataclasses.field(default_factory=dict)
-    interrupted: bool = False
-    _tables: dict | None = dataclasses.field(default=None, repr=False)
-
-    @property
-    def config(self) -> cfg.RunConfig:
-        """The resolved config the run was made from (``config.toml``)."""
-        file = RunDir(self.path).config_path
-        return cfg.from_toml(cfg.load_toml(file), str(file))
-
-    @property
-    def metadata(self) -> dict:
-        """Versions, device, seed, git commit and times (``metadata.json``)."""
-        return RunDir(self.path).read_metadata()
-
-    @property
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table of the run by name: restarts, cells, curves (and diagnostics' ones)."""
-        if self._tables is None:
-            run_dir = RunDir(self.path)
-            self._tables = run_dir.tables()
-            for cell_id, problem in run_dir.unreadable.items():  # suite.resume runs them again
-                warnings.warn(f"cell {cell_id} is left out: {problem}", RuntimeWarning, stacklevel=2)
-        return self._tables
-
-    @property
-    def restarts(self) -> pd.DataFrame:
-        """One row per restart per cell."""
-        return self.tables["restarts"]
-
-    @property
-    def cells(self) -> pd.DataFrame:
-        """One row per cell: conditions, timings and scores at every target."""
-        return self.tables["cells"]
-
-    @property
-    def curves(self) -> pd.DataFrame:
-        """Per cell, quantiles over restarts of the loss at the checkpoint steps."""
-        return self.tables["curves"]
-
-    @property
-    def failed(self) -> pd.DataFrame:
-        """The cells that failed, with their one-line errors."""
-        cells = self.cells
-        return cells[cells["status"] != "ok"] if not cells.empty else cells
-
-    def leaderboard(self) -> pd.DataFrame:
-        """Per landscape, every entry at its selected setting, ranked (see :func:`suite.metrics.leaderboard`)."""
-        from suite.metrics import leaderboard
-
-        cells = self.cells
-        if cells.empty or not (cells["status"] == "ok").any():
-            return pd.DataFrame()
-        return leaderboard(cells, self.restarts)
-
-    @property
-    def verdict(self) -> dict | None:
-        """A study's verdict record (``study.json``: claim, tolerance, verdict), or None for a plain run."""
-        return study.load(self.path)
-
-    def report(self, path: str | Path | None = None, *, plugins: Iterable[str] = ()) -> Path:
-        """Writes the self-contained HTML report (default ``RUN_DIR/report.html``); returns its path."""
-        from suite.report import write_report
-
-        if path is not None and not isinstance(path, (str, Path)):
-            raise UsageError(f"the report path must be a file name; got {path!r}")
-        registry = load_registry(local_files=[*self._plugins(), *_names(plugins, "plugins")])
-        return write_report(self.path, path, registry=registry)
-
-    def _plugins(self) -> list[str]:
-        try:
-            return [p for p in self.config.plugins if Path(p).is_file()]
-        except UsageError:
-            return []
-
-
-def load(run_dir: str | Path) -> Run:
-    """The run in ``run_dir`` (finished, interrupted or still running)."""
-    path = _folder(run_dir, "run folder")
-    if not path.is_dir():
-        raise UsageError(f"run folder {str(path)!r} does not exist")
-    if not (path / "config.toml").is_file() and not (path / "cells.parquet").is_file():
-        raise UsageError(f"{str(path)!r} is not a run folder (no config.toml or cells.parquet in it)")
-    return Run(path, interrupted=bool(RunDir(path).read_metadata().get("interrupted")))
-
-
-def _folder(value, what: str) -> Path:
-    if not isinstance(value, (str, Path)):
-        raise UsageError(f"{what} must be a folder path; got {value!r}")
-    return Path(value)
 
 
 def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
@@ -180,7 +80,7 @@ def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
         if value is None:
             continue
         if name in ("plugins", "diagnostics"):
-            value = _names(value, name)
+            value = as_names(value, name)
         if name == "plugins":  # as --plugin: added to the config's own
             value = list(config.plugins) + value
         elif name == "targets" and not isinstance(value, (str, bytes)):
@@ -191,15 +91,6 @@ def make_config(config: str | Path | dict | cfg.RunConfig | None = None, *,
         setattr(config, name, value)
     config.check()
     return config
-
-
-def _names(value, what: str) -> list[str]:
-    """A list of names or paths from one, or from any list of them (a path is its text)."""
-    if isinstance(value, (str, Path)):
-        return [str(value)]
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, Path)) for v in value):
-        return [str(v) for v in value]
-    raise UsageError(f"{what} must be a name or a list of names (plugins: file paths); got {shown(value)}")
 
 
 def _from_file(path: Path) -> cfg.RunConfig:
@@ -277,117 +168,72 @@ def resume(run_dir: str | Path, *, plugins: Iterable[str] = (), progress: bool |
     Cells whose files cannot be read run again; cells run under other conditions than
     ``config.toml`` says make it refuse, or with ``rerun_stale=True`` run again.
     """
-    path = _folder(run_dir, "the run folder to resume")
+    path = as_folder(run_dir, "the run folder to resume")
     config = RunDir(path).read_config("resume")
-    config.plugins = list(config.plugins) + _names(plugins, "plugins")
+    config.plugins = list(config.plugins) + as_names(plugins, "plugins")
     return run_config(config, out=path, resume=True, progress=progress, compile_cache=compile_cache,
                       command=["suite.resume(...)"], rerun_stale=rerun_stale)
 
 
-def new_run_dir(out: str | Path | None, check: bool = True) -> Path:
-    """``out``, refused if it already holds a run; by default a new ``reports/<date-time>/``."""
-    if out is not None:
-        path = _folder(out, "out")
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"out {str(out)!r} is a file, not a folder; choose a folder for the run")
-        if check and (path / "config.toml").exists():
-            raise UsageError(f"run folder {str(out)!r} already holds a run; continue it with "
-                             f"suite run --resume {out} (suite.resume in Python) or choose another folder")
-        return path
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path, n = Path("reports") / stamp, 1
-    while path.exists():
-        n += 1
-        path = Path("reports") / f"{stamp}-{n}"
-    return path
+def extend(run_dir: str | Path, optimizers: Iterable[str | dict], *, plugins: Iterable[str] = (),
+           progress: bool | Progress = True, compile_cache: str | None = None, command: list[str] | None = None,
+           registry=None) -> Run:
+    """Adds entries to a run under its exact conditions, runs their cells, and returns the whole run.
 
+    Everything that shapes a number stays as the run's ``config.toml`` says:
+    landscapes and instances, seed, restarts, steps, targets, precision,
+    tuning mode, diagnostics, batch size and device count. So restart i of a
+    new entry starts where restart i of every old entry started (common random
+    numbers), and the tables hold every entry as one run of them all would. The
+    new optimizers (``--optimizer`` text or TOML tables) are resolved as a run
+    resolves them (sweeps, tuning budget) and appended to ``config.toml``;
+    cells the run left unfinished finish too.
 
-def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progress: bool | Progress = True,
-               compile_cache: str | None = None, command: list[str] | None = None,
-               registry: Registry | None = None, leader: bool = True, cache=None,
-               rerun_stale: bool = False) -> Run | None:
-    """Resolves ``config``, runs every unfinished cell into ``out`` and gathers the tables.
-
-    The lower layer of :func:`run` and ``suite run``. With ``leader=False``
-    (another process of a ``--distributed`` run) it only computes; process 0
-    writes. ``cache`` (a :class:`suite.compiler.ProgramCache`) keeps compiled
-    programs across calls, for scripts that run the same programs again.
-    The folder is held while it works: a second run into it is refused (:meth:`RunDir.claim`).
-    Returns the :class:`Run` (None on a non-leader).
+    Raises:
+      UsageError: no optimizer, a study's folder, an entry the run already holds,
+        or a run folder that cannot be read (one line naming it).
     """
-    from suite import runner
-
-    from suite.terminal import progress_for
-
-    bar = progress_for(progress)
-    _check_devices(config.devices)
-    if config.study and (config.study.get("size") not in study.SIZES or not config.study.get("name")):
-        raise UsageError("this config is a study's (it has a [study] table): run it with suite study run NAME "
-                         "--size tiny|small|full (suite.run_study in Python), or delete the table to run it plain")
+    path = as_folder(run_dir, "the run folder to extend")
+    folder = RunDir(path)
+    config = folder.read_config("--extend")
+    if config.study:
+        raise UsageError(f"{str(path)!r} is a study's run: its verdict is about its own entries; run the study "
+                         f"again, or extend a plain run")
+    added = _components(optimizers, "optimizer")
+    if not added:
+        raise UsageError("extend needs the entries to add: give one or more optimizers")
+    config.plugins = list(config.plugins) + as_names(plugins, "plugins")
     registry = registry or load_registry(local_files=config.plugins)
-    run_dir = RunDir(out)
     try:
-        landscapes, optimizers = plan.resolve(config, registry)
-    except UsageError as exc:  # a resumed run's own config is what is wrong: name it
-        raise UsageError(f"{run_dir.config_path}: {exc}") if resume else exc from None
-    resolved = plan.resolved_config(config, landscapes, optimizers)
-    cache_dir = environment.enable_compile_cache(compile_cache)
-    cells = [plan.Cell(landscape, optimizer) for landscape in landscapes for optimizer in optimizers]
-    if not leader:
-        runner.execute(resolved, cells, run_dir, cache=cache)
-        return None
-    with run_dir.claim() as taken_over:
-        metadata = run_dir.read_metadata() if resume else {}
-        notices = run_dir.prepare(conditions(resolved), [c.id for c in cells], rerun_stale=rerun_stale,
-                                  config_toml=None if resume else cfg.to_toml(resolved))
-        metadata = metadata or environment.collect(  # a new run, or one whose metadata.json was lost
-            config.seed, command or ["suite.run(...)"], registry.provenance(landscapes, optimizers))
-        if resume:
-            metadata.setdefault("resumed", []).append(environment.now())
-        for notice in filter(None, [taken_over, *notices]):
-            bar.warn(notice)
-        metadata["compile_cache"] = cache_dir
-        # The conditions of every number in the run, beside the config that set them.
-        metadata |= {"precision": config.precision, "stop_at_target": config.stop_at_target,
-                     "tuning": config.tuning}
-        if config.study:  # the claim's test as stated before anything ran
-            metadata.setdefault("study", config.study)
-        run_dir.write_metadata(metadata)
-        run_dir.write_plan(plan.plan_record(cells, landscapes, optimizers))
-
-        bar.announce(f"{_count(len(cells), 'cell')} ({_count(len(landscapes), 'landscape')} × "
-                     f"{_count(len(optimizers), 'optimizer setting')}), {_count(config.restarts, 'restart')} × "
-                     f"{_count(config.steps, 'step')} → {out}")
-        for warning in registry.warnings:
-            bar.warn(warning)
-        interrupted, counts = False, {}
-        try:
-            with bar:
-                counts = runner.execute(resolved, cells, run_dir, progress=bar, cache=cache)
-        except KeyboardInterrupt:
-            interrupted = True
-            raise
-        finally:
-            tables = run_dir.gather()
-            metadata["finished"] = environment.now()
-            metadata["interrupted"] = interrupted
-            run_dir.write_metadata(metadata)
-        if config.study:  # a study: its verdict, from the tables just gathered, under the [study] stated first
-            table, edited = study.stated(config.study, metadata)
-            record = study.evaluate(tables, table, registry, planned=len(cells))
-            record["verdict"]["notes"] += [edited] if edited else []
-            study.write(out, record)
-    return Run(Path(out), counts, interrupted, tables)
+        old = plan.resolve(config, registry)[1]
+    except UsageError as exc:
+        raise UsageError(f"{folder.config_path}: {exc}") from None
+    new = plan.resolve(dataclasses.replace(config, optimizers=added), registry)[1]
+    held = {o.entry for o in old}
+    again = [o.entry for o in new if o.entry in held]
+    if again:
+        raise UsageError(f"the run in {str(path)!r} already holds the entry {again[0]!r}; to measure it again, "
+                         f"run it into another folder and compare: suite report {path} OTHER_RUN")
+    extended = dataclasses.replace(config, optimizers=[*config.optimizers, *added])
+    return run_config(extended, out=path, resume=True, progress=progress, compile_cache=compile_cache,
+                      command=command or ["suite.extend(...)"], registry=registry,
+                      extend=list(dict.fromkeys(o.entry for o in new)))
 
 
-def _check_devices(devices: int) -> None:
-    import jax
+def compare(run_dirs: Iterable[str | Path], out: str | Path | None = None, *, allow_mismatch: bool = False,
+            plugins: Iterable[str] = ()) -> Path:
+    """Writes one report of several compatible runs (as ``suite report RUN_A RUN_B``); returns its path.
 
-    found = jax.local_devices()
-    if devices > len(found):
-        raise UsageError(f"devices = {devices}, but this machine has {len(found)} {found[0].platform} "
-                         f"device{'s' if len(found) > 1 else ''}; give at most {len(found)} (0: all)")
+    The runs must have run under the same conditions on every landscape they
+    share (seed, restarts, steps, targets, precision, ...), else a one-line
+    UsageError names the first difference; ``allow_mismatch=True`` reports them
+    with each such landscape flagged. The report says which run each entry came from.
+    """
+    from suite.report import write_report
 
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    folders = [as_folder(p, "run folder") for p in ([run_dirs] if isinstance(run_dirs, (str, Path)) else run_dirs)]
+    if len(folders) < 2:
+        raise UsageError(f"compare needs two or more run folders; got {len(folders)} (suite.load(...).report() "
+                         f"reports one)")
+    return write_report(folders, out, registry=load_registry(local_files=as_names(plugins, "plugins")),
+                        allow_mismatch=allow_mismatch)

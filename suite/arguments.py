@@ -67,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="RUN_DIR", help="the run folder (default: reports/<run-id>/)")
     _plugin_flag(run)
     run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run, skipping finished cells")
+    run.add_argument("--extend", metavar="RUN_DIR",
+                     help="add the --optimizer entries to a run under its own conditions (landscapes, seed, "
+                          "restarts, steps, targets, ...: the same starts), then rewrite its tables and report")
+    run.add_argument("--part", metavar="I/N",
+                     help="run only the I-th of N deterministic shares of the cells (a job of a SLURM array); "
+                          "parts share --out or use their own; suite run --resume or suite report gathers them")
     run.add_argument("--rerun-stale", action="store_true",
                      help="run again the cells of the run folder that ran under other conditions (restarts, "
                           "steps, seed, targets, precision, ...) than its config now says, instead of refusing")
@@ -92,12 +98,19 @@ def parser() -> argparse.ArgumentParser:
                           "on landscapes of up to 100 coordinates, else 64)")
 
     report = sub.add_parser(
-        "report", help="write the self-contained HTML report of a run folder",
+        "report", help="write the self-contained HTML report of a run folder (or compare several)",
         description="Write one self-contained HTML file (figures embedded, works offline) from a "
                     "run folder alone: leaderboards, convergence, ECDFs, profiles, stability. A "
-                    "partial run renders too and says what is missing.")
-    report.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by suite run")
-    report.add_argument("--out", metavar="FILE.html", help="where to write it (default: RUN_DIR/report.html)")
+                    "partial run renders too and says what is missing. Several run folders made under "
+                    "the same conditions are merged into one leaderboard, each entry named with its run.")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                        help="a run folder written by suite run; several: compatible runs compared in one report")
+    report.add_argument("--out", metavar="FILE.html",
+                        help="where to write it (default: RUN_DIR/report.html; comparing runs: "
+                             "compare-A-B.html beside the first)")
+    report.add_argument("--allow-mismatch", action="store_true",
+                        help="compare runs made under different conditions (seed, restarts, steps, targets, "
+                             "...), flagging every landscape where they differ, instead of refusing")
     _plugin_flag(report, "with report sections")
     report.add_argument("--quiet", action="store_true", help="print only the path written")
 
@@ -110,7 +123,20 @@ def parser() -> argparse.ArgumentParser:
     publish.add_argument("--site", required=True, metavar="DIR", help="the site folder (created if needed)")
     _plugin_flag(publish, "with report sections")
     _study(sub)
+    _export(sub)
     return parser
+
+
+def _export(sub) -> None:
+    export = sub.add_parser(
+        "export", help="write a run in COCO's or IOHprofiler's format, for cocopp, IOHanalyzer and iohinspector",
+        description="Write a run folder's results in the format of the field's own analysis tools: coco (the "
+                    ".info/.dat/.tdat files that cocopp reads; one algorithm folder per entry) or ioh "
+                    "(IOHprofiler's .json and .dat files that IOHanalyzer and iohinspector read).")
+    export.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by suite run")
+    export.add_argument("--format", required=True, metavar="FORMAT", dest="format", help="coco or ioh")
+    export.add_argument("--out", required=True, metavar="DIR", help="the folder to write (created if needed)")
+    export.add_argument("--quiet", action="store_true", help="print only the folder written")
 
 
 def _study(sub) -> None:

@@ -1,4 +1,4 @@
-"""The ``suite`` command: ``list``, ``check``, ``run``, ``report``, ``publish`` and ``study``.
+"""The ``suite`` command: ``list``, ``check``, ``run``, ``report``, ``publish``, ``study`` and ``export``.
 
 Errors a user can cause print one line (``suite: error: ...``) and exit with
 code 2; a run in which some cells failed exits with code 1 after saving every
@@ -22,7 +22,8 @@ _HEAVY = {"list": ("suite.registry", "rich.console"),
           "run": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet"),
           "report": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib"),
           "publish": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib"),
-          "study": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib")}
+          "study": ("suite.registry", "rich.console", "pandas", "pyarrow.parquet", "matplotlib"),
+          "export": ("pandas", "pyarrow.parquet")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +73,10 @@ def _command(argv: list[str]) -> int:
         from suite.study_cli import study
 
         return study(args, argv, write_report=_write_report)
+    if args.command == "export":
+        from suite.export import export
+
+        return export(args.run_dir, args.format, args.out, quiet=args.quiet)
     return _run(args, argv)
 
 
@@ -211,6 +216,27 @@ def _build_config(args, check_out: bool = True):
     return config, api.new_run_dir(args.out, check=check_out)
 
 
+# What --extend keeps: every flag that sets a condition of the run (or its folder).
+_EXTEND_KEEPS = [(flag, name) for flag, name in _CONFIG_FLAGS if name not in ("optimizer", "chunk")] + [
+    ("--resume", "resume"), ("--rerun-stale", "rerun_stale")]
+
+
+def _extended(args):
+    """The run to extend (its config, with the --plugin files) and its folder; refuses flags it keeps."""
+    from suite.results import RunDir
+
+    kept = [flag for flag, name in _EXTEND_KEEPS if getattr(args, name) not in (None, [], False)]
+    if kept:
+        raise UsageError(f"--extend adds entries under the run's own conditions; drop {', '.join(kept)} (a run "
+                         f"with other conditions is a new run: compare the two with suite report RUN_A RUN_B)")
+    if not args.optimizer:
+        raise UsageError("--extend needs the entries to add: give one or more --optimizer NAME[:k=v...]")
+    path = Path(args.extend)
+    config = RunDir(path).read_config("--extend")
+    config.plugins = list(config.plugins) + list(args.plugin)
+    return config, path
+
+
 def _run(args, argv) -> int:
     lonely = [flag for flag, value in (("--coordinator", args.coordinator), ("--num-processes", args.num_processes),
                                        ("--process-id", args.process_id)) if value is not None]
@@ -224,7 +250,16 @@ def _run(args, argv) -> int:
         from suite import environment
         # Before anything else touches JAX: the runtime must start first.
         leader = environment.init_distributed(args.coordinator, args.num_processes, args.process_id)[0] == 0
-    config, out = _build_config(args, check_out=leader)
+    from suite.execution import parse_part
+
+    part = parse_part(args.part) if args.part is not None else None
+    if part and (args.distributed or args.extend):
+        clash = "--distributed" if args.distributed else "--extend"
+        raise UsageError(f"--part splits a run into independent jobs; drop {clash}")
+    if args.extend is not None:
+        config, out = _extended(args)
+    else:
+        config, out = _build_config(args, check_out=leader and part is None)
     # Imports that start JAX wait until the arguments are known to be good.
     from rich.console import Console
 
@@ -236,9 +271,13 @@ def _run(args, argv) -> int:
     err = Console(stderr=True, soft_wrap=True)  # a line per message, even in a pipe
     progress = RichProgress(err, enabled=not args.quiet)
     try:
-        run = api.run_config(config, out=out, resume=bool(args.resume), progress=progress,
-                             compile_cache=args.compile_cache, command=["suite", *argv],
-                             registry=registry, leader=leader, rerun_stale=args.rerun_stale)
+        if args.extend is not None:
+            run = api.extend(out, args.optimizer, plugins=args.plugin, progress=progress,
+                             compile_cache=args.compile_cache, command=["suite", *argv], registry=registry)
+        else:
+            run = api.run_config(config, out=out, resume=bool(args.resume), progress=progress,
+                                 compile_cache=args.compile_cache, command=["suite", *argv],
+                                 registry=registry, leader=leader, rerun_stale=args.rerun_stale, part=part)
     except KeyboardInterrupt:
         err.print(f"interrupted: finished cells are kept in {out}; "
                   f"continue with: suite run --resume {out} (or report them: suite report {out})",
@@ -254,8 +293,13 @@ def _run(args, argv) -> int:
                   markup=False, highlight=False, style="red")
     if run.counts.get("skipped"):
         skipped = run.counts["skipped"]
-        err.print(f"resumed: {skipped} finished cell{'s' if skipped != 1 else ''} skipped", highlight=False)
+        err.print(f"{'extended' if args.extend else 'resumed'}: {skipped} finished cell{'s' if skipped != 1 else ''} "
+                  f"{'kept' if args.extend else 'skipped'}", highlight=False)
     print(f"run folder: {out}")
+    if part:  # other parts may still run: the whole run is gathered and reported once they are done
+        print(f"part {part[0]}/{part[1]} done; when every part has finished: suite report {out} "
+              f"(parts in separate folders: suite report FOLDER_1 FOLDER_2 ...)")
+        return EXIT_FAILED_CELLS if len(failed) else EXIT_OK
     if not args.no_report:
         path, headline = _write_report(out, registry, err, quiet=args.quiet)
         print(f"ranking stability: {headline}")
@@ -266,13 +310,20 @@ def _run(args, argv) -> int:
 # --- suite report and suite publish ---------------------------------------------------
 
 
-def _write_report(run_dir, registry, console, *, quiet: bool, out=None):
-    """Writes the report, with a spinner naming the section at work; returns (path, headline)."""
+def _write_report(run_dir, registry, console, *, quiet: bool, out=None, allow_mismatch: bool = False):
+    """Writes the report (of one run, or of several compared), with a spinner naming the section at work;
+    returns (path, headline)."""
     from suite.report import Report, headline, write, writes_into
     from suite.report.study import refresh
 
-    report = Report(run_dir)
-    refresh(report, registry, keep=writes_into(run_dir, out))
+    folders = run_dir if isinstance(run_dir, list) else [run_dir]
+    if len(folders) > 1:
+        from suite.report.runs import combine
+
+        report = combine(folders, allow_mismatch=allow_mismatch)
+    else:
+        report = Report(folders[0])
+        refresh(report, registry, keep=writes_into(folders[0], out))
     with console.status("writing the report", spinner="dots") if not quiet else _Nothing() as status:
         def progress(text):
             if status is not None:  # a section's title comes from its plugin: text, not markup
@@ -308,12 +359,15 @@ def _report(args) -> int:
     from suite.report import report_target
     from suite.terminal import print_warnings
 
-    folder = _require_run_dir(args.run_dir)
-    report_target(folder, args.out)  # refused before any work: a place that is not the report's
+    folders = [_require_run_dir(p) for p in args.run_dirs]
+    if args.allow_mismatch and len(folders) == 1:
+        raise UsageError("--allow-mismatch is for comparing runs: give two or more run folders")
+    report_target(folders if len(folders) > 1 else folders[0], args.out)  # refused before any work
     registry = load_registry(local_files=args.plugin)
     err = Console(stderr=True, soft_wrap=True)
     print_warnings(err, registry.warnings)
-    path, headline = _write_report(folder, registry, err, quiet=args.quiet, out=args.out)
+    path, headline = _write_report(folders, registry, err, quiet=args.quiet, out=args.out,
+                                   allow_mismatch=args.allow_mismatch)
     if not args.quiet:
         err.print(headline, markup=False, highlight=False)
     print(path)

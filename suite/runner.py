@@ -207,6 +207,23 @@ def group_cells(cells: Iterable[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
+def share(cells: list[Cell], part: int, parts: int) -> list[Cell]:
+    """The cells of part ``part`` (1-based) of ``parts`` (``suite run --part I/N``), in plan order.
+
+    A part takes whole groups: one program runs a group's cells together, and
+    its width can change the last bits, so each part computes exactly what a
+    run of every cell would. Groups are dealt out in plan order, each to the
+    part whose 1/N of the run's cells holds the group's middle cell; the share
+    depends on the plan alone, so independent jobs agree on it with no coordinator.
+    """
+    total, start, mine = len(cells), 0, set()
+    for group in group_cells(cells):
+        if (2 * start + len(group)) * parts // (2 * total) == part - 1:
+            mine |= {c.id for c in group}
+        start += len(group)
+    return [c for c in cells if c.id in mine]
+
+
 def execution_columns(result: GroupResult, config: RunConfig, n_settings: int, bandwidth: float) -> dict:
     """How a cell of ``result``'s program ran: its share of the program's time, and its speed."""
     # The program ran every setting of the sweep at once: a cell's share.

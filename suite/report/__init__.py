@@ -19,17 +19,21 @@ __all__ = ["Code", "Figure", "Note", "Report", "Table", "Text", "headline", "rep
            "write_report"]
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry=None,
-                 progress=None) -> Path:
+def write_report(run_dir: str | Path | list, out: str | Path | None = None, *, registry=None,
+                 progress=None, allow_mismatch: bool = False) -> Path:
     """Writes the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``).
 
     Args:
-      run_dir: a run folder (complete, partial or still running).
+      run_dir: a run folder (complete, partial or still running), or a list of
+        them: compatible runs compared in one report (:func:`suite.report.runs.combine`).
       out: the HTML file to write (atomically): a new file, or an HTML report the suite
         wrote; inside the run folder only its ``report.html`` (see :func:`report_target`).
+        A comparison's default is ``compare-A-B.html`` beside the first run.
       registry: where the report sections come from; by default every
         installed plugin's (:func:`suite.registry.load_registry`).
       progress: called with a short description before each section.
+      allow_mismatch: compare runs made under different conditions, flagging each
+        landscape where they differ, instead of refusing.
 
     Returns:
       The path written.
@@ -38,9 +42,16 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, *, registry
 
     from suite.report.study import refresh
 
+    folders = [run_dir] if isinstance(run_dir, (str, Path)) else list(run_dir)
+    if len(folders) > 1:
+        from suite.report.runs import combine
+
+        out = report_target(folders, out)  # refused before any work
+        report = combine(folders, allow_mismatch=allow_mismatch)
+        return write(report, out, (registry or load_registry()).sections, progress=progress)
     registry = registry or load_registry()
-    report = Report(run_dir)
-    refresh(report, registry, keep=writes_into(run_dir, out))
+    report = Report(folders[0])
+    refresh(report, registry, keep=writes_into(folders[0], out))
     return write(report, out, registry.sections, progress=progress)
 
 
@@ -49,24 +60,35 @@ def writes_into(run_dir: str | Path, out: str | Path | None) -> bool:
     return out is None or Path(out).resolve() == (Path(run_dir) / "report.html").resolve()
 
 
-def report_target(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """The file the report of ``run_dir`` may be written to, or a :class:`~suite.errors.UsageError`.
+def report_target(run_dir: str | Path | list, out: str | Path | None = None) -> Path:
+    """The file the report of ``run_dir`` (or of several, compared) may be written to, or a UsageError.
 
     A report may be written to a new file, or replace an HTML report that the
     suite wrote (an ``.html`` file that starts with the report's doctype,
-    generator and title); inside the run folder only to ``report.html``. The
-    folder it goes in must be writable.
+    generator and title); inside a run folder only to its own ``report.html``,
+    and a comparison of several runs never inside one of them. The folder it
+    goes in must be writable.
     """
-    run = Path(run_dir)
-    path = Path(out) if out is not None else run / "report.html"
+    runs = [Path(run_dir)] if isinstance(run_dir, (str, Path)) else [Path(r) for r in run_dir]
+    compared = len(runs) > 1
+    if out is not None:
+        path = Path(out)
+    elif compared:
+        names = [r.resolve().name for r in runs]
+        stem = "-".join(names[:3]) + (f"-and-{len(names) - 3}-more" if len(names) > 3 else "")
+        path = runs[0].resolve().parent / f"compare-{stem[:120]}.html"
+    else:
+        path = runs[0] / "report.html"
     name = str(path)
     if path.is_symlink():
         raise UsageError(f"report {name!r} is a symbolic link; give a new file name such as report.html")
     if path.is_dir():
         raise UsageError(f"report {name!r} is a folder; give a file name such as {str(path / 'report.html')!r}")
-    if within(path, run) and path.resolve() != run.resolve() / "report.html":
-        raise UsageError(f"report {name!r} is inside the run folder {str(run)!r}, where only report.html "
-                         f"may be written; give {str(run / 'report.html')!r} or a file outside it")
+    for run in runs:
+        if within(path, run) and (compared or path.resolve() != run.resolve() / "report.html"):
+            where = ("a comparison of several runs goes outside every one of them" if compared else
+                     f"only report.html may be written; give {str(run / 'report.html')!r} or a file outside it")
+            raise UsageError(f"report {name!r} is inside the run folder {str(run)!r}, where {where}")
     if os.path.lexists(path):
         if not path.is_file():
             raise UsageError(f"report {name!r} exists and is not a regular file; give a new file name")
@@ -86,9 +108,10 @@ def write(report: Report, out: str | Path | None, sections: dict, *, progress=No
     """
     from suite.report.render import render
 
-    out = report_target(report.path, out)  # before rendering: a refusal costs nothing
+    folders = [r.path for r in report.runs] or report.path
+    out = report_target(folders, out)  # before rendering: a refusal costs nothing
     html = render(report, sections, progress=progress)
-    out = report_target(report.path, out)  # again: the place may have changed meanwhile
+    out = report_target(folders, out)  # again: the place may have changed meanwhile
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, html)

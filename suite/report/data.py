@@ -17,6 +17,7 @@ import pandas as pd
 
 from suite import metrics, study
 from suite.metrics import ranking
+from suite.report.unreadable import with_unreadable
 from suite.results import RunDir
 
 # Simulated restarts per (cell, target) for runtime ECDFs; cocopp draws about as many.
@@ -44,6 +45,23 @@ class Report:
         if not run.config_path.is_file() and not (self.path / "cells.parquet").is_file():
             raise FileNotFoundError(f"{str(self.path)!r} is not a run folder (no config.toml or cells.parquet)")
         tables = run.tables()
+        config_text = (run.config_path.read_bytes().decode("utf-8", errors="replace")
+                       if run.config_path.is_file() else "")
+        self._setup(tables, run.read_metadata(), run.read_plan(), dict(run.unreadable), config_text)
+
+    @classmethod
+    def of(cls, path: Path, tables: dict, metadata: dict, plan: dict, *, unreadable: dict | None = None,
+           config_text: str = "", name: str = "", runs: list | None = None,
+           mismatch: dict | None = None) -> "Report":
+        """A report of tables gathered elsewhere: several runs compared (:func:`suite.report.runs.combine`)."""
+        report = cls.__new__(cls)
+        report.path = Path(path)
+        report._setup(tables, metadata, plan, unreadable or {}, config_text, name=name, runs=runs,
+                      mismatch=mismatch)
+        return report
+
+    def _setup(self, tables: dict, metadata: dict, plan: dict, unreadable: dict, config_text: str, *,
+               name: str = "", runs: list | None = None, mismatch: dict | None = None) -> None:
         self.cells: pd.DataFrame = tables["cells"]
         self.restarts: pd.DataFrame = tables["restarts"]
         self.curves: pd.DataFrame = tables["curves"]
@@ -51,14 +69,19 @@ class Report:
         self.layers: pd.DataFrame = tables.get("layers", pd.DataFrame())
         self.paths: pd.DataFrame = tables.get("paths", pd.DataFrame())
         self.pictures: pd.DataFrame = tables.get("pictures", pd.DataFrame())
-        self.metadata: dict = run.read_metadata()
-        self.plan: dict = run.read_plan()
+        self.metadata: dict = metadata
+        self.plan: dict = plan
+        # What the report is of: the run folder's name, or the compared runs' names.
+        self.name: str = name or self.path.name
+        # The runs a comparison merged (suite.report.runs.Source), [] for one run; and, per
+        # landscape, the conditions on which they differ (reported with --allow-mismatch).
+        self.runs: list = runs or []
+        self.mismatch: dict[str, str] = mismatch or {}
         # Cells whose files cannot be read: left out of the tables, shown as failed with the reason.
-        self.unreadable: dict[str, str] = dict(run.unreadable)
+        self.unreadable: dict[str, str] = unreadable
         if self.unreadable:
-            self.cells = _with_unreadable(self.cells, self.unreadable, self.plan, self.path)
-        self.config_text = (run.config_path.read_bytes().decode("utf-8", errors="replace")
-                            if run.config_path.is_file() else "")
+            self.cells = with_unreadable(self.cells, self.unreadable, self.plan, self.path)
+        self.config_text = config_text
         # A study's [study] table, and its verdict as last written (suite.report.study refreshes it).
         self.study_table: dict | None = study.study_table(self.config_text)
         self.study: dict | None = study.load(self.path) if self.study_table else None
@@ -234,7 +257,10 @@ class Report:
         return ""
 
     def flags(self, landscapes=None) -> list[str]:
-        return [f for f in (self.f_star_flag(name) for name in (landscapes or self.landscapes)) if f]
+        """What every figure of these landscapes must carry: f* remarks, and runs compared under other conditions."""
+        names = landscapes or self.landscapes
+        return [f for f in (self.f_star_flag(name) for name in names) if f] + [
+            f"{name}: MISMATCH: {self.mismatch[name]}" for name in names if name in self.mismatch]
 
     def simulated_runtimes(self, cell_id: str, labels: list[str] | None = None) -> np.ndarray:
         """Simulated-restart runtimes [targets, samples] of one cell (inf: never)."""
@@ -353,29 +379,6 @@ class Report:
         if bool(stop):
             return "fixed-target mode: restarts stop at the last target, final loss is the loss at the stop"
         return "default: every restart runs every step; final loss is f(x_T)"
-
-
-def _with_unreadable(cells: pd.DataFrame, unreadable: dict[str, str], plan: dict, path: Path) -> pd.DataFrame:
-    """``cells`` with a failed row for each cell whose files cannot be read, its error saying why."""
-    planned = {c["cell_id"]: (i, c) for i, c in enumerate(plan.get("cells", []))}
-    rows = []
-    for cell_id, problem in unreadable.items():
-        order, record = planned.get(cell_id, (len(planned), {}))
-        landscape = record.get("landscape_label") or f"(cell {cell_id}, not in plan.json)"
-        entry = record.get("entry") or record.get("optimizer_label") or cell_id
-        row = {"cell_id": cell_id, "order": order, "landscape_label": landscape,
-               "optimizer_label": record.get("optimizer_label") or entry, "entry": entry, "status": "failed",
-               "error": f"unreadable: {problem}; suite run --resume {path} runs it again"}
-        # The identity columns its landscape's and entry's other cells give.
-        for key, column in (("landscape_label", "landscape"), ("entry", "optimizer"), ("entry", "wrappers")):
-            if not cells.empty and key in cells and column in cells:
-                same = cells.loc[cells[key] == row[key], column]
-                if not same.empty:
-                    row[column] = same.iloc[0]
-        row.setdefault("optimizer", entry.split("(")[0].split("+")[0])
-        rows.append(row)
-    table = pd.concat([cells, pd.DataFrame(rows)], ignore_index=True) if not cells.empty else pd.DataFrame(rows)
-    return table.sort_values("order", kind="stable").reset_index(drop=True) if "order" in table else table
 
 
 def _crc(text: str) -> int:

@@ -126,22 +126,26 @@ class RunDir:
     # --- one run at a time ----------------------------------------------------------
 
     @contextlib.contextmanager
-    def claim(self) -> Iterator[str | None]:
+    def claim(self, part: tuple[int, int] | None = None) -> Iterator[str | None]:
         """Holds the run folder for this process while the block runs (:func:`suite.results.lock.claim`).
 
+        ``part`` ``(i, n)``: only the i-th of n shares of the cells (``--part i/n``),
+        held beside the other parts of its split (:func:`suite.results.lock.part_lock`).
         Yields a notice when the lock of a process that died was taken over.
         """
-        with lock.claim(self.path) as notice:
+        name, clashes = lock.part_lock(part)
+        with lock.claim(self.path, name=name, clashes=clashes) as notice:
             yield notice
 
     def prepare(self, run_conditions: dict, planned: list[str], *, config_toml: str | None,
-                rerun_stale: bool) -> list[str]:
+                rerun_stale: bool, sweep: bool = True) -> list[str]:
         """Readies the claimed folder for a run (``config_toml``: a new one) or a resume (None).
 
         Refuses (one line) a new run into a folder that holds one, a ``cells``
         that is not a folder, and finished cells that ran under other
         conditions (unless ``rerun_stale``: those are removed, to run again).
-        Then sweeps what killed runs left and, for a new run, writes ``config.toml``.
+        Then sweeps what killed runs left (unless not ``sweep``: a part of a
+        split run, whose fellow parts may be writing) and, for a new run, writes ``config.toml``.
 
         Returns:
           One-line notices: cells that cannot be read (they run again), stale cells removed.
@@ -158,7 +162,8 @@ class RunDir:
         states = self.scan()
         stale, what = stale_cells({cid: s.conditions for cid, s in states.items() if s.status == "ok"},
                                   run_conditions, planned, self.path, resume=resume, rerun=rerun_stale)
-        self.sweep()
+        if sweep:
+            self.sweep()
         known = set(planned)
         notices = [f"cell {cid} runs again: {problem}" if cid in known else
                    f"cell {cid} is left out of the tables (it is not in this run's plan): {problem}"
@@ -302,7 +307,7 @@ class RunDir:
             parts = [p for p in parts if not p.empty]
             tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         if not tables["cells"].empty:
-            tables["cells"] = tables["cells"].sort_values("order", kind="stable").reset_index(drop=True)
+            tables["cells"] = self._plan_order(tables["cells"]).sort_values("order", kind="stable").reset_index(drop=True)
             order = dict(zip(tables["cells"]["cell_id"], tables["cells"]["order"]))
             for name in ("restarts", "curves", *DIAGNOSTIC_TABLES):
                 if not tables[name].empty:
@@ -311,6 +316,16 @@ class RunDir:
                                     .sort_values("_order", kind="stable")
                                     .drop(columns="_order").reset_index(drop=True))
         return tables
+
+    def _plan_order(self, cells: pd.DataFrame) -> pd.DataFrame:
+        """``cells`` with ``order`` its place in ``plan.json``, which an extension rewrites; else as written."""
+        try:
+            planned = {c["cell_id"]: i for i, c in enumerate(self.read_plan().get("cells", []))}
+        except UsageError:
+            planned = {}
+        if not planned:
+            return cells
+        return cells.assign(order=cells["cell_id"].map(planned).fillna(cells["order"] + len(planned)).astype(int))
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The run's tables for reading: the gathered ones when they are up to date.

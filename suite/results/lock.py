@@ -19,7 +19,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from suite.errors import UsageError
 
@@ -35,19 +35,26 @@ UNREADABLE_GRACE = 10.0
 
 
 @contextlib.contextmanager
-def claim(folder: Path, what: str = "run folder") -> Iterator[str | None]:
+def claim(folder: Path, what: str = "run folder", *, name: str = LOCK,
+          clashes: Callable[[str], str] | None = None) -> Iterator[str | None]:
     """Holds ``folder`` (created if needed) for this process while the block runs.
 
-    ``what`` names the folder in messages (a ``run folder``, a ``site``).
+    ``what`` names the folder in messages (a ``run folder``, a ``site``). ``name``
+    is the lock's file name: the parts of a run split with ``--part`` each hold
+    their own. ``clashes(other)`` says why another lock file of the folder, held
+    by a live process, forbids this claim ("" if it does not): checked once ours
+    is held, so of two claimants that start together at least one is refused.
 
     Yields a one-line notice when a dead process's lock was taken over, else None.
 
     Raises:
       UsageError: another process holds the folder (one line naming it and the pid).
     """
-    lock = _Lock(Path(folder), what)
+    lock = _Lock(Path(folder), what, name)
     taken_over = lock.acquire()
     try:
+        if clashes is not None:
+            _refuse_clashes(lock, clashes)
         yield None if taken_over is None else (
             f"{what} {folder} was held by pid {taken_over['pid']} on {taken_over['host']}, which no longer "
             f"runs; taking it over" if "pid" in taken_over else
@@ -57,9 +64,43 @@ def claim(folder: Path, what: str = "run folder") -> Iterator[str | None]:
         lock.release()
 
 
+def part_lock(part: tuple[int, int] | None) -> tuple[str, Callable[[str], str]]:
+    """The lock file name of a whole run (``part`` None) or of part ``(i, n)``, and what clashes with it.
+
+    The parts of one split (``suite run --part i/n``) hold the folder together,
+    each under ``.lock.part-i-of-n``; a whole run and a split, or splits into
+    different counts, never hold it at once.
+    """
+    prefix = f"{LOCK}.part-"
+    if part is None:
+        return LOCK, lambda other: "a part of a split run (suite run --part)" if other.startswith(prefix) else ""
+
+    def clashes(other: str) -> str:
+        if other == LOCK:
+            return "a run of every cell (not a --part)"
+        n = other.rpartition("-of-")[2]
+        return f"a split of the run into {n} parts, not {part[1]}" if other.startswith(prefix) and n != str(part[1]) else ""
+
+    return f"{prefix}{part[0]}-of-{part[1]}", clashes
+
+
+def _refuse_clashes(lock: "_Lock", clashes: Callable[[str], str]) -> None:
+    """Refuses (releasing ``lock``) when another lock file of the folder clashes and its process runs."""
+    for other in sorted(lock.folder.glob(f"{LOCK}*")):
+        if other == lock.path or other.name.endswith(".tmp"):
+            continue
+        why = clashes(other.name)
+        holder = read(other) if why else None
+        if holder is not None and _alive(holder):
+            lock.release()
+            who = f"pid {holder['pid']} on {holder['host']}" if "pid" in holder else "a process starting"
+            raise UsageError(f"{lock.what} {str(lock.folder)!r} is in use by {why} ({who}); wait for it to "
+                             f"finish" + (f" (if it no longer runs, delete {other})" if "pid" in holder else ""))
+
+
 class _Lock:
-    def __init__(self, folder: Path, what: str = "run folder"):
-        self.folder, self.path, self.what = folder, folder / LOCK, what
+    def __init__(self, folder: Path, what: str = "run folder", name: str = LOCK):
+        self.folder, self.path, self.what = folder, folder / name, what
         self.record: dict | None = None
 
     def acquire(self) -> dict | None:
