@@ -292,3 +292,15 @@ def test_a_whole_run_waits_for_live_parts(runs, capsys, tmp_path):
     code, _, err = run_main(capsys, "run", *BASE, *OLD, *NEW, "--part", "1/2", "--out", str(folder))
     assert code == 2 and "a split of the run into 3 parts, not 2" in err
     assert not (folder / ".lock").exists() and not (folder / ".lock.part-1-of-2").exists()
+
+
+def test_the_python_api_extends_and_compares(runs, extended, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(runs["old"], folder)
+    run = suite.extend(folder, ["momentum:learning_rate=0.05"], progress=False)
+    assert run.counts == {"ran": 2, "skipped": 6, "failed": 0}
+    assert_same_tables(run.tables, suite.load(extended).tables)
+    out = suite.compare([runs["old"], runs["new"]], out=tmp_path / "c.html")
+    assert out == tmp_path / "c.html" and out.is_file()
+    with pytest.raises(suite.errors.UsageError, match="compare needs two or more run folders"):
+        suite.compare([runs["old"]])
