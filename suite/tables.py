@@ -9,6 +9,7 @@ scores (computed by :mod:`suite.metrics`, the one place scoring rules live).
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,8 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, group: s
         # Named reference losses (the p-spin threshold, ...) for reports to draw.
         "levels": json.dumps(dict(instance.levels)),
         "tags": ",".join(instance.tags),
+        # How many numbers the optimizer moves: the dimension COCO and IOHprofiler report.
+        "coordinates": _coordinates(instance),
         **(execution or {}),
     }
     scores = metrics.cell_metrics(restarts, list(config.targets), float(instance.f_opt) if known else None,
@@ -137,3 +140,11 @@ def cell_row(cell: Cell, order: int, config: RunConfig, *, status: str, group: s
         "diagnostics": ",".join(config.diagnostics),
     }
     return row | per_target
+
+
+def _coordinates(instance: Landscape) -> int:
+    """The size of the flattened start point, from its shapes alone (nothing is computed)."""
+    import jax
+
+    shapes = jax.eval_shape(instance.init, jax.random.key(0))
+    return int(sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(shapes)))
