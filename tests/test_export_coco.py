@@ -262,11 +262,11 @@ def test_exporting_again_replaces_the_earlier_export_only(run, tmp_path):
     (out / ".export.123.abcd1234.tmp").rmdir()
     (out / "ppdata").mkdir()  # what cocopp writes when run in the folder
     (out / "old_entry").mkdir()
-    record = json.loads((out / "suite-export.json").read_text())
-    (out / "suite-export.json").write_text(json.dumps(record | {"written": record["written"] + ["old_entry"]}))
+    record = json.loads((out / "suite-export.txt").read_text())
+    (out / "suite-export.txt").write_text(json.dumps(record | {"written": record["written"] + ["old_entry"]}))
     assert _export(str(run["root"] / "run"), "--format", "coco", "--out", str(out))[0] == 0
     assert sorted(p.name for p in out.iterdir()) == ["README.txt", "adam", "momentum_learning_rate_5.0", "ppdata",
-                                                     "suite-export.json"]
+                                                     "suite-export.txt"]
     assert (out / "adam" / "bbobexp_f1.info").read_text() == (run["out"] / "adam" / "bbobexp_f1.info").read_text()
 
 

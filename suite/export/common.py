@@ -32,7 +32,7 @@ from suite.results import RunDir
 from suite.results.files import remove
 
 # Written into an export folder: which format and which names it wrote (so a new export replaces exactly those).
-MARKER = "suite-export.json"
+MARKER = "suite-export.txt"
 # The hidden folder an export writes into before renaming its entries into place (staged).
 _STAGING = re.compile(r"\.export\.\d+\..+\.tmp")
 
