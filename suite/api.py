@@ -31,7 +31,7 @@ from suite.execution import new_run_dir, run_config
 from suite.registry import load_registry
 from suite.results import RunDir
 from suite.runner import Progress
-from suite.runs import Run, as_folder, as_names, load
+from suite.runs import Run, as_folder, as_names, load, merged_plugins, recorded_plugin_error
 
 __all__ = ["Run", "compare", "default_config_text", "extend", "load", "make_config", "new_run_dir", "resume", "run",
            "run_config"]
@@ -170,14 +170,14 @@ def resume(run_dir: str | Path, *, plugins: Iterable[str] = (), progress: bool |
     """
     path = as_folder(run_dir, "the run folder to resume")
     config = RunDir(path).read_config("resume")
-    config.plugins = list(config.plugins) + as_names(plugins, "plugins")
+    config.plugins = merged_plugins(config.plugins, as_names(plugins, "plugins"))
     return run_config(config, out=path, resume=True, progress=progress, compile_cache=compile_cache,
                       command=["suite.resume(...)"], rerun_stale=rerun_stale)
 
 
 def extend(run_dir: str | Path, optimizers: Iterable[str | dict], *, plugins: Iterable[str] = (),
-           progress: bool | Progress = True, compile_cache: str | None = None, command: list[str] | None = None,
-           registry=None) -> Run:
+           wrap: Iterable[str | dict] = (), progress: bool | Progress = True, compile_cache: str | None = None,
+           command: list[str] | None = None, registry=None) -> Run:
     """Adds entries to a run under its exact conditions, runs their cells, and returns the whole run.
 
     Everything that shapes a number stays as the run's ``config.toml`` says:
@@ -187,11 +187,13 @@ def extend(run_dir: str | Path, optimizers: Iterable[str | dict], *, plugins: It
     numbers), and the tables hold every entry as one run of them all would. The
     new optimizers (``--optimizer`` text or TOML tables) are resolved as a run
     resolves them (sweeps, tuning budget) and appended to ``config.toml``;
-    cells the run left unfinished finish too.
+    ``wrap`` wraps them (only them: a run's own ``--wrap`` is part of its old
+    entries). Cells the run left unfinished finish too.
 
     Raises:
-      UsageError: no optimizer, a study's folder, an entry the run already holds,
-        or a run folder that cannot be read (one line naming it).
+      UsageError: no optimizer, a study's folder or a folder of tables alone, an
+        entry the run already holds, a plugin changed since the run, or a run
+        folder that cannot be read (one line naming it).
     """
     path = as_folder(run_dir, "the run folder to extend")
     folder = RunDir(path)
@@ -199,11 +201,21 @@ def extend(run_dir: str | Path, optimizers: Iterable[str | dict], *, plugins: It
     if config.study:
         raise UsageError(f"{str(path)!r} is a study's run: its verdict is about its own entries; run the study "
                          f"again, or extend a plain run")
+    if not folder.parts.is_dir() and (path / "cells.parquet").is_file():
+        raise UsageError(f"{str(path)!r} holds a run's tables but not its cells/ (a published copy?): extending it "
+                         f"would run every old cell again; extend the run folder it came from")
     added = _components(optimizers, "optimizer")
     if not added:
         raise UsageError("extend needs the entries to add: give one or more optimizers")
-    config.plugins = list(config.plugins) + as_names(plugins, "plugins")
-    registry = registry or load_registry(local_files=config.plugins)
+    wrappers = _components(wrap, "wrap") if wrap else []
+    added = [dataclasses.replace(c, wrappers=[*c.wrappers, *wrappers]) for c in added]
+    recorded = list(config.plugins)
+    config.plugins = merged_plugins(recorded, as_names(plugins, "plugins"))
+    if registry is None:
+        try:
+            registry = load_registry(local_files=config.plugins)
+        except UsageError as exc:
+            raise recorded_plugin_error(exc, recorded, folder.config_path) from None
     try:
         old = plan.resolve(config, registry)[1]
     except UsageError as exc:
@@ -212,6 +224,13 @@ def extend(run_dir: str | Path, optimizers: Iterable[str | dict], *, plugins: It
     held = {o.entry for o in old}
     again = [o.entry for o in new if o.entry in held]
     if again:
+        finished = folder.finished()
+        ids = {plan.Cell(landscape, o).id for landscape in plan.resolve(config, registry)[0]
+               for o in old if o.entry == again[0]}
+        if ids - finished:
+            raise UsageError(f"the run in {str(path)!r} already holds the entry {again[0]!r}, with "
+                             f"{len(ids - finished)} of its cells unfinished (an extension was interrupted?): "
+                             f"finish them with suite run --resume {path}")
         raise UsageError(f"the run in {str(path)!r} already holds the entry {again[0]!r}; to measure it again, "
                          f"run it into another folder and compare: suite report {path} OTHER_RUN")
     extended = dataclasses.replace(config, optimizers=[*config.optimizers, *added])

@@ -106,6 +106,9 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
         if joining:  # another part made the folder: it must hold this very run
             _same_run(run_dir, toml)
         existing = resume or joining
+        record_of_plan = plan.plan_record(planned, landscapes, optimizers)
+        if existing:  # finished cells measured the components as they were then
+            _same_sources(run_dir, record_of_plan["components"])
         metadata = run_dir.read_metadata() if existing else {}
         notices = run_dir.prepare(conditions(resolved), [c.id for c in planned], rerun_stale=rerun_stale,
                                   config_toml=None if existing else toml, sweep=part is None)
@@ -131,7 +134,7 @@ def run_config(config: cfg.RunConfig, *, out: Path, resume: bool = False, progre
             metadata.setdefault("study", config.study)
         if part is None or not run_dir.path.joinpath("metadata.json").exists():
             run_dir.write_metadata(metadata)
-        run_dir.write_plan(plan.plan_record(planned, landscapes, optimizers))
+        run_dir.write_plan(record_of_plan)
 
         share = f"part {part[0]}/{part[1]}: " if part else ""
         bar.announce(f"{share}{_count(len(cells), 'cell')} ({_count(len(landscapes), 'landscape')} × "
@@ -176,6 +179,27 @@ def _same_run(run_dir: RunDir, toml: str) -> None:
     raise UsageError(f"run folder {str(run_dir.path)!r} holds another run: its config.toml differs in {key!r} "
                      f"({_short(have.get(key))} there, {_short(want.get(key))} here); give every part the same "
                      f"config and flags, or another --out")
+
+
+def _same_sources(run_dir: RunDir, components: dict) -> None:
+    """Refuses to go on with a run whose landscape, optimizer or wrapper code changed since its cells ran.
+
+    ``plan.json`` records each component's source (the distribution and
+    version it came from, or a plugin file's sha256); new cells of a changed
+    component would sit beside old cells of the same name measured on other code.
+    """
+    try:
+        before = run_dir.read_plan().get("components", {})
+    except UsageError:
+        return  # no readable record to hold the run to (a resume rewrites it)
+    for kind, specs in components.items():
+        for name, spec in specs.items():
+            old, new = (before.get(kind) or {}).get(name, {}).get("source"), spec.get("source")
+            if old and new and old != new:
+                raise UsageError(
+                    f"the {kind[:-1]} {name!r} changed since the run's cells were measured ({_short(old)} then, "
+                    f"{_short(new)} now): new cells would not measure what the finished ones did; put it back, or "
+                    f"start a new run (and compare the two with suite report RUN_A RUN_B)")
 
 
 def _short(value) -> str:

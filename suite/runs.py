@@ -127,3 +127,22 @@ def as_names(value, what: str) -> list[str]:
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, Path)) for v in value):
         return [str(v) for v in value]
     raise UsageError(f"{what} must be a name or a list of names (plugins: file paths); got {shown(value)}")
+
+
+def merged_plugins(recorded: list[str], given: list[str]) -> list[str]:
+    """A run's recorded plugin files and those given again (``--plugin``), each file once."""
+    out, seen = [], set()
+    for path in [*recorded, *given]:
+        key = str(Path(path).resolve()) if isinstance(path, str) else path
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def recorded_plugin_error(exc: UsageError, recorded: list[str], config_path: Path) -> UsageError:
+    """``exc`` (from loading plugins) saying, where it is about a plugin file the run recorded, where that is."""
+    if any(str(p) in str(exc) for p in recorded):
+        return UsageError(f"{exc} (a plugin the run recorded in {config_path}: put the file back, or edit its "
+                          f"path there)")
+    return exc

@@ -54,7 +54,7 @@ STAGES = (
     ("api",),
     ("study_api",),
     ("arguments",),
-    ("study_cli",),
+    ("study_cli", "run_cli"),
     ("cli", "__main__"),
 )
 RANK = {name: rank for rank, names in enumerate(STAGES) for name in names}

@@ -116,13 +116,25 @@ def test_resume_of_an_extended_run_has_nothing_left(extended, capsys):
     (["--landscape", "bowl:dim=2"], "--landscape"), (["--precision", "float64"], "--precision"),
     (["--tuning", "budget:2"], "--tuning"), (["--stop-at-target"], "--stop-at-target"),
     (["--diagnose", "hessian"], "--diagnose"), (["--batch", "4"], "--batch"), (["--instances", "2"], "--instances"),
-    (["--wrap", "noise:eta=0.1"], "--wrap"), (["--out", "elsewhere"], "--out"), (["--resume", "x"], "--resume"),
+    (["--out", "elsewhere"], "--out"), (["--resume", "x"], "--resume"),
 ])
 def test_extend_refuses_a_condition_it_keeps(runs, capsys, flags, named):
     before = (runs["old"] / "config.toml").read_bytes()
     code, _, err = run_main(capsys, "run", "--extend", str(runs["old"]), *NEW, *flags)
     assert code == 2 and err.count("\n") == 1 and named in err and "drop" in err
     assert (runs["old"] / "config.toml").read_bytes() == before
+
+
+def test_extend_wraps_only_the_new_entries(runs, tmp_path):
+    """--wrap with --extend wraps the entries it adds, as in one run of them written with the wrapper inline."""
+    folder, whole = tmp_path / "run", tmp_path / "whole"
+    shutil.copytree(runs["old"], folder)
+    assert main(["run", "--extend", str(folder), *NEW, "--wrap", "noise:eta=0.1", "--quiet", "--no-report"]) == 0
+    assert main(["run", *BASE, *OLD, "--optimizer", "momentum:learning_rate=0.05+noise:eta=0.1",
+                 "--out", str(whole)]) == 0
+    assert_same_tables(suite.load(folder).tables, suite.load(whole).tables)
+    assert set(suite.load(folder).cells["entry"]) == {"adam(learning_rate=0.1)", "sgd",
+                                                      "momentum(learning_rate=0.05)+noise(eta=0.1)"}
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -197,14 +209,47 @@ def test_allow_mismatch_flags_every_affected_landscape(runs, other_steps, capsys
     assert code == 0 and out.read_text().count("MISMATCH on") == 2
 
 
-def test_the_same_entry_in_two_runs_is_kept_from_each(runs, tmp_path):
-    again = tmp_path / "again"
-    shutil.copytree(runs["new"], again)
-    merged = combine([runs["new"], again])
-    entries = set(merged.cells["entry"])
-    assert entries == {"momentum(learning_rate=0.05)", "momentum(learning_rate=0.05) [again]"}
-    assert merged.cells["cell_id"].is_unique and len(merged.cells) == 2 * len(suite.load(runs["new"]).cells)
-    assert set(merged.restarts["cell_id"]) == set(merged.cells["cell_id"])
+def test_a_cell_two_runs_hold_is_taken_once(runs, extended):
+    """A baseline measured again (here: the run and its own extension) counts once, and is said to agree."""
+    merged, alone = combine([runs["old"], extended]), Report(extended)
+    assert_same_tables(tables_of(merged), tables_of(alone))
+    columns = [c for c in alone.board.columns if c not in TIMINGS]
+    pd.testing.assert_frame_equal(merged.board[columns].reset_index(drop=True),
+                                  alone.board[columns].reset_index(drop=True), check_dtype=False)
+    assert merged.stability == alone.stability
+    (kind, text), = merged.notes
+    assert kind == "info" and text.startswith("6 cells of run are also in old") and "the same numbers" in text
+
+
+def test_an_entry_tuned_over_other_settings_is_another_entry(runs, tmp_path):
+    other = tmp_path / "other"
+    assert main(["run", *BASE, "--optimizer", "sgd:sweep.learning_rate=0.01,0.3", "--out", str(other)]) == 0
+    merged = combine([runs["old"], other])
+    assert set(merged.cells["entry"]) == {"adam(learning_rate=0.1)", "sgd", "sgd [other]"}
+    assert len(merged.cells) == len(Report(runs["old"]).cells) + len(Report(other).cells)
+    assert merged.cells["cell_id"].is_unique and set(merged.restarts["cell_id"]) == set(merged.cells["cell_id"])
+    assert any("sgd in other was tuned over other settings" in text for _, text in merged.notes)
+
+
+def test_a_landscape_some_entries_never_ran_on_is_a_mismatch(runs, tmp_path, capsys):
+    wider = tmp_path / "wider"
+    assert main(["run", *BASE, "--landscape", "pspin:n=8:p=3", *NEW, "--out", str(wider)]) == 0
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "report", str(runs["old"]), str(wider), "--out", str(tmp_path / "x.html"))
+    assert code == 2 and err.count("\n") == 1
+    assert "cannot be compared on pspin" in err and "adam(learning_rate=0.1), sgd were not run on it" in err
+    merged = combine([runs["old"], wider], allow_mismatch=True)
+    assert list(merged.mismatch) == [label for label in merged.landscapes if label.startswith("pspin")]
+
+
+def test_a_folder_of_tables_alone_is_checked_too(runs, other_steps, tmp_path, capsys):
+    """Without config.toml and cells/ (tables copied elsewhere), each cell's own row still says its steps."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("cells", "restarts", "curves"):
+        shutil.copy(other_steps / f"{name}.parquet", bare)
+    code, _, err = run_main(capsys, "report", str(runs["old"]), str(bare), "--out", str(tmp_path / "x.html"))
+    assert code == 2 and "steps is 40 in old but 30 in bare" in err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -212,6 +257,9 @@ def test_the_same_entry_in_two_runs_is_kept_from_each(runs, tmp_path):
     (["report", "RUN", "--allow-mismatch"], "--allow-mismatch is for comparing runs"),
     (["report", "RUN", "NEW", "--out", "RUN/inside.html"], "goes outside every one of them"),
     (["report", "RUN", "nowhere"], "run folder 'nowhere' does not exist"),
+    (["report", "RUN", "--out", "NEW/report.html"], "the folder of a run it is not the report of"),
+    (["report", "RUN", "NEW", "--out", "NEW/../NEW/x.html"], "goes outside every one of them"),
+    (["report", "RUN", "NEW/cells.parquet"], "is a file, not a run folder"),
 ])
 def test_bad_comparisons_are_one_line(runs, capsys, argv, message):
     argv = [a.replace("RUN", str(runs["old"])).replace("NEW", str(runs["new"])) for a in argv]
@@ -304,3 +352,57 @@ def test_the_python_api_extends_and_compares(runs, extended, tmp_path):
     assert out == tmp_path / "c.html" and out.is_file()
     with pytest.raises(suite.errors.UsageError, match="compare needs two or more run folders"):
         suite.compare([runs["old"]])
+
+
+SPHERE = '''
+import jax, jax.numpy as jnp, suite
+
+def _init(data, key):
+    return jax.random.normal(key, data["center"].shape)
+
+def _loss(data, x, key):
+    return jnp.sum((x - data["center"]) ** 2)
+
+def build(values, *, key):
+    """The sphere around a random centre."""
+    center = SCALE * jax.random.normal(key, (values["dim"],))
+    return suite.Landscape(data={"center": center}, init_fn=_init, loss_fn=_loss, f_opt=0.0, tags=("convex",))
+
+@suite.hookimpl
+def register_landscapes(register):
+    register("sphere", build, params=[suite.Param("dim", int, 3, "coordinates", low=1)])
+'''
+
+
+def test_extend_refuses_a_landscape_plugin_changed_since_the_run(tmp_path, capsys):
+    plugin, folder = tmp_path / "sphere.py", tmp_path / "run"
+    plugin.write_text("SCALE = 1.0\n" + SPHERE)
+    small = ["--restarts", "4", "--steps", "10", "--quiet", "--no-report"]
+    assert main(["run", "--plugin", str(plugin), "--landscape", "sphere", *NEW, *small, "--out", str(folder)]) == 0
+    plugin.write_text("SCALE = 5.0\n" + SPHERE)  # another landscape under the same name
+    capsys.readouterr()
+    code, _, err = run_main(capsys, "run", "--extend", str(folder), "--optimizer", "adam", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "the landscape 'sphere' changed since the run's cells" in err
+    code, _, err = run_main(capsys, "run", "--resume", str(folder), "--quiet")
+    assert code == 2 and "'sphere' changed" in err
+    assert len(suite.load(folder).cells) == 1
+    plugin.unlink()
+    code, _, err = run_main(capsys, "run", "--extend", str(folder), "--optimizer", "adam", "--quiet")
+    assert code == 2 and "does not exist" in err and "a plugin the run recorded in" in err
+
+
+def test_extend_refuses_a_folder_of_tables_alone(runs, tmp_path, capsys):
+    copy = tmp_path / "published"
+    shutil.copytree(runs["old"], copy, ignore=shutil.ignore_patterns("cells"))
+    code, _, err = run_main(capsys, "run", "--extend", str(copy), *NEW)
+    assert code == 2 and "not its cells/" in err and not (copy / "cells").exists()
+
+
+def test_an_interrupted_extension_is_finished_by_resume(extended, tmp_path, capsys):
+    folder = tmp_path / "run"
+    shutil.copytree(extended, folder)
+    cells = suite.load(folder).cells
+    for cell_id in cells.loc[cells["entry"] == "momentum(learning_rate=0.05)", "cell_id"]:
+        shutil.rmtree(folder / "cells" / cell_id)  # as if killed before them
+    code, _, err = run_main(capsys, "run", "--extend", str(folder), *NEW)
+    assert code == 2 and "2 of its cells unfinished" in err and f"suite run --resume {folder}" in err

@@ -83,7 +83,13 @@ def report_target(run_dir: str | Path | list, out: str | Path | None = None) -> 
     if path.is_symlink():
         raise UsageError(f"report {name!r} is a symbolic link; give a new file name such as report.html")
     if path.is_dir():
-        raise UsageError(f"report {name!r} is a folder; give a file name such as {str(path / 'report.html')!r}")
+        example = path / ("compare.html" if compared else "report.html")
+        raise UsageError(f"report {name!r} is a folder; give a file name such as {str(example)!r}")
+    mine = {r.resolve() for r in runs}
+    for folder in list(path.resolve().parents)[:12]:  # another run's folder is that run's alone
+        if folder not in mine and _is_run_folder(folder):
+            raise UsageError(f"report {name!r} is inside {str(folder)!r}, the folder of a run it is not the report "
+                             f"of; write it outside every run folder")
     for run in runs:
         if within(path, run) and (compared or path.resolve() != run.resolve() / "report.html"):
             where = ("a comparison of several runs goes outside every one of them" if compared else
@@ -97,6 +103,12 @@ def report_target(run_dir: str | Path | list, out: str | Path | None = None) -> 
                              "to overwrite it: give a new file name, or an existing suite report (.html)")
     writable_folder(path.parent, f"report {name!r}")
     return path
+
+
+def _is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a run (its tables, or a config beside a plan or cells), not only a config file."""
+    return (folder / "cells.parquet").is_file() or (folder / "config.toml").is_file() and (
+        (folder / "plan.json").is_file() or (folder / "cells").is_dir())
 
 
 def write(report: Report, out: str | Path | None, sections: dict, *, progress=None) -> Path:

@@ -77,6 +77,8 @@ class Report:
         # landscape, the conditions on which they differ (reported with --allow-mismatch).
         self.runs: list = runs or []
         self.mismatch: dict[str, str] = mismatch or {}
+        # What a comparison says of how its runs merged: (kind, text) notes (suite.report.runs).
+        self.notes: list[tuple[str, str]] = []
         # Cells whose files cannot be read: left out of the tables, shown as failed with the reason.
         self.unreadable: dict[str, str] = unreadable
         if self.unreadable:
