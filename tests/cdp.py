@@ -59,6 +59,16 @@ class Browser:
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=True)
+        # Every page records the Content-Security-Policy violations it reports, in the order they come
+        # (this script is DevTools', so the page's policy does not apply to it).
+        self.send("Page.addScriptToEvaluateOnNewDocument", {"source": (
+            "window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) {"
+            " window.__csp.push(e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline')); });")},
+            session=True)
+        self.resize(width, height)
+
+    def resize(self, width: int, height: int) -> None:
+        """Sets the viewport (CSS pixels, one device pixel each), as a window of that size would."""
         self.send("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
 
@@ -100,8 +110,8 @@ class Browser:
             self.events.append(self._receive(deadline))
 
     def open(self, url: str) -> None:
-        """Navigates and waits for the load event."""
-        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
+        """Navigates and waits for the load event; :meth:`errors` then tells this page's errors only."""
+        self.events = []
         self.send("Page.navigate", {"url": url}, session=True)
         self.wait_for("Page.loadEventFired")
 
@@ -130,6 +140,10 @@ class Browser:
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 found.append(params["entry"].get("text", ""))
         return found
+
+    def csp_violations(self) -> list[str]:
+        """The Content-Security-Policy violations the open page reported (``script-src-elem blocked inline``)."""
+        return self.evaluate("window.__csp || []")
 
     def close(self) -> None:
         try:

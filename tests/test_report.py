@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 
 import pandas as pd
 import pytest
@@ -114,7 +116,13 @@ def test_the_report_is_self_contained(run_dir):
     assert "<link" not in html and "<script src" not in html
     images = re.findall(r'<img src="([^"]+)"', html)
     assert len(images) == html.count("<figure") >= 2 + 2 * 6
-    assert all(src.startswith("data:image/png;base64,") for src in images)
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in images)  # these figures are light
+    for src in images:
+        svg = base64.b64decode(src.split(",", 1)[1]).decode("utf-8")
+        assert "<svg" in svg and "</svg>" in svg
+        # Every reference inside a figure is to itself (#id) or embedded (a colour bar's pixels): an
+        # image that named a URL could not load it here, and would leak that the report was opened if it could.
+        assert all(ref.startswith("data:image/png;base64,") for ref in re.findall(r'href="([^"#][^"]*)"', svg))
     assert "default-src 'none'" in html  # nothing outside the file may load
 
 
@@ -253,6 +261,7 @@ def test_publish_builds_an_index_of_runs(run_dir, tmp_path, capsys):
         assert (site / "runs" / name / "report.html").is_file()
         assert (site / "runs" / name / "restarts.parquet").is_file()
     assert "cpu" in index and "bowl(condition=10.0" in index and "1. " in index
+    assert "2 runs, newest first" in index and "<td>2 landscapes<div" in index and "8 cells finished" in index
     # Publishing one again replaces it and keeps the other; the copy re-renders on its own.
     assert main(["publish", str(second), "--site", str(site)]) == 0
     runs = json.loads((site / "runs.json").read_text())
@@ -268,7 +277,135 @@ def test_navigation_names_tell_settings_and_instances_apart():
     from suite.report.render import _short_names
 
     assert _short_names(["bowl(c=1)", "bowl(c=1)#1", "bowl(c=10)", "pspin(n=3)"]) == {
-        "bowl(c=1)": "bowl 1", "bowl(c=1)#1": "bowl 1 #1", "bowl(c=10)": "bowl 2", "pspin(n=3)": "pspin"}
+        "bowl(c=1)": "bowl c=1", "bowl(c=1)#1": "bowl c=1 #1", "bowl(c=10)": "bowl c=10", "pspin(n=3)": "pspin"}
+    # Labels as the plan writes them: only the parameters that differ, values as typed.
+    labels = ["bowl(condition=10.0, dim=3, rotate=True, spectrum='log')",
+              "bowl(condition=1000.0, dim=3, rotate=True, spectrum='log')",
+              "pspin(n=8, p=3)", "pspin(n=32, p=3)", "pspin(n=32, p=3)#1",
+              "deep_linear(depth=3, init='small', width=2)", "deep_linear(depth=3, init='orthogonal', width=4)",
+              "x(a='p, q', b=[1, 2])", "x(a='p, q', b=[1, 3])"]
+    assert list(_short_names(labels).values()) == [
+        "bowl condition=10", "bowl condition=1000", "pspin n=8", "pspin n=32", "pspin n=32 #1",
+        "deep_linear init=small width=2", "deep_linear init=orthogonal width=4", "x b=[1, 2]", "x b=[1, 3]"]
+    # Labels of another shape never share a name either.
+    names = _short_names(["odd", "odd()", "odd(", "odd(a=1"])
+    assert len(set(names.values())) == 4
+
+
+def test_counts_take_the_number_of_their_noun():
+    from suite.report.text import count
+
+    assert [count(n, "entry") for n in (0, 1, 2)] == ["0 entries", "1 entry", "2 entries"]
+    assert [count(n, "landscape") for n in (1, 2)] == ["1 landscape", "2 landscapes"]
+    assert count(1, "optimizer setting") == "1 optimizer setting"
+    assert count(3, "optimizer setting") == "3 optimizer settings"
+    assert count(2, "day") == "2 days" and count(2, "pass") == "2 passes"
+    assert count(2, "matrix", "matrices") == "2 matrices"
+
+
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory):
+    """A run of one landscape and one entry with one cell: every count in it is one."""
+    out = tmp_path_factory.mktemp("runs") / "single"
+    assert main(["run", "--landscape", "bowl:dim=2", "--optimizer", "sgd:learning_rate=0.1", "--restarts", "2",
+                 "--steps", "5", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_a_run_of_one_of_each_says_so_in_the_singular(single_run, run_dir, tmp_path):
+    html = (single_run / "report.html").read_text()
+    assert "<p>1 landscape · 1 entry · 1 cell finished · started" in html
+    assert "1 landscape, 1 entry; 1 of 1 planned cells finished" in html
+    assert "over 1 landscape × 51 targets × " in html
+    assert not re.search(r"\b1 (landscapes|entries|cells|targets|problems|runs)\b", html)
+    assert "2 landscapes · 2 entries · 8 cells finished" in (run_dir / "report.html").read_text()
+    site = tmp_path / "site"
+    assert main(["publish", str(single_run), "--site", str(site)]) == 0
+    index = (site / "index.html").read_text()
+    assert "1 run, newest first" in index and "<td>1 landscape<div" in index and "1 cell finished" in index
+
+
+def test_the_long_config_and_the_targets_are_folded(run_dir):
+    html = (run_dir / "report.html").read_text()
+    folds = re.findall(r"<details( open)?><summary>(.*?)</summary>(.*?)</details>", html, flags=re.S)
+    summaries = {summary: body for opened, summary, body in folds if not opened}
+    assert len(folds) == len(summaries) == 2  # both closed
+    config = (run_dir / "config.toml").read_text()
+    lines = len(config.splitlines())
+    (summary, body), = [(k, v) for k, v in summaries.items() if k.startswith("config.toml")]
+    assert summary == (f"config.toml, as the run resolved it ({lines} lines: seed 0, 51 targets, "
+                       f"4 optimizer settings, 2 landscapes)")
+    assert unescape(body) == f"<pre>{config}</pre>"  # the whole file, as written
+    (summary, body), = [(k, v) for k, v in summaries.items() if k.startswith("The ")]
+    assert summary == "The 51 targets, Δf ≤ 100 down to Δf ≤ 1e-08, as tables name them (exact values in config.toml)"
+    shown = unescape(body).removeprefix("<pre>").removesuffix("</pre>")
+    assert shown.split() == Report(run_dir).target_labels and len(shown.splitlines()) == 11  # five a line
+
+
+def _csp(html: str) -> dict[str, list[str]]:
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html).group(1)
+    policy = policy.replace("&#39;", "'")
+    return {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+
+
+def test_the_policy_allows_exactly_the_inline_script_and_style(run_dir, single_run, tmp_path):
+    import hashlib
+
+    html = (run_dir / "report.html").read_text()
+    policy = _csp(html)
+    assert policy["default-src"] == ["'none'"] and policy["img-src"] == ["data:"]
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    styles = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+    assert len(scripts) == len(styles) == 1 and html.count("<script") == html.count("<style") == 1
+    for directive, text in (("script-src", scripts[0]), ("style-src", styles[0])):
+        digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+        assert policy[directive] == [f"'sha256-{digest}'"], directive
+    assert "unsafe-inline" not in html and "addEventListener" in scripts[0]
+    # The site's index has a style and no script, allowed the same way.
+    site = tmp_path / "site"
+    assert main(["publish", str(single_run), "--site", str(site)]) == 0
+    index = (site / "index.html").read_text()
+    policy = _csp(index)
+    (style,) = re.findall(r"<style>(.*?)</style>", index, flags=re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode("utf-8")).digest()).decode()
+    assert policy["style-src"] == [f"'sha256-{digest}'"] and "script-src" not in policy
+    assert "<script" not in index and "unsafe-inline" not in index
+
+
+def test_the_index_marks_an_uncertain_or_shared_first_place_as_the_report_does(run_dir, single_run, tmp_path):
+    from suite.report import headline
+
+    uncertain = "(uncertain: another seed could change the winner)"
+    report = Report(run_dir)
+    assert uncertain not in headline(report)
+    overall = report.overall.copy()
+    overall.loc[0, "top_share"] = 0.6  # as if another seed often made another entry first
+    report.__dict__["overall"] = overall
+    assert uncertain in headline(report)  # the report's headline at this share; the index must say the same
+    other = tmp_path / "other"
+    shutil.copytree(single_run, other)
+    site = tmp_path / "site"
+    assert main(["publish", str(single_run), str(other), "--site", str(site)]) == 0
+    assert uncertain not in (site / "index.html").read_text()
+
+    def listed(ranking: list[dict]) -> str:
+        """The index's row of run 'other', listed with ``ranking`` (the index is rewritten from runs.json)."""
+        runs = json.loads((site / "runs.json").read_text())
+        next(r for r in runs if r["name"] == "other")["ranking"] = ranking
+        (site / "runs.json").write_text(json.dumps(runs))
+        assert main(["publish", str(single_run), "--site", str(site)]) == 0
+        index = (site / "index.html").read_text()
+        start = index.index('<a href="runs/other/report.html">')
+        return index[start:index.index("</tr>", start)]
+
+    assert uncertain in listed([{"rank": 1, "entry": "sgd", "top_share": 0.6}, {"rank": 2, "entry": "adam",
+                                                                                "top_share": 0.4}])
+    assert uncertain not in listed([{"rank": 1, "entry": "sgd", "top_share": 0.95}])  # CONFIDENT is enough
+    row = listed([{"rank": 1, "entry": "sgd", "top_share": 0.5}, {"rank": 1, "entry": "adam", "top_share": 0.5}])
+    assert "(tied for first: no single top entry)" in row and uncertain not in row
+    index = (site / "index.html").read_text()
+    start = index.index('<a href="runs/single/report.html">')
+    assert "uncertain" not in index[start:index.index("</tr>", start)]
 
 
 def test_a_top_place_that_flips_with_the_seed_reads_as_uncertain(run_dir):
@@ -302,3 +439,149 @@ def test_the_report_says_where_every_component_came_from(tmp_path):
     from importlib.metadata import version
 
     assert f"landscape-suite {version('landscape-suite')}" in html
+
+
+
+def _overprinting(fig, texts: bool = True) -> list[tuple[str, str]]:
+    """Pairs of labels that overprint where matplotlib draws them: tick labels on one axis, and the texts
+    inside one panel (the reference-level names), measured by a full render (``get_window_extent``)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        frame = ax.get_window_extent(renderer)
+        groups = []
+        for axis, i in ((ax.xaxis, 0), (ax.yaxis, 1)):
+            low, high = (frame.x0, frame.x1) if i == 0 else (frame.y0, frame.y1)
+            # Only labels drawn: their tick lies within the panel.
+            groups.append([t for t in axis.get_ticklabels(which="both") if t.get_visible() and t.get_text().strip()
+                           and low - 1 <= t.get_transform().transform(t.get_position())[i] <= high + 1])
+        if texts:
+            groups.append([t for t in ax.texts if t.get_visible() and t.get_text().strip()])
+        for labels in groups:
+            shapes = [_outline(t, renderer) for t in labels]
+            found += [(labels[i].get_text(), labels[j].get_text()) for i in range(len(labels))
+                      for j in range(i + 1, len(labels)) if _meet(shapes[i], shapes[j])]
+    return found
+
+
+def _outline(text, renderer):
+    """The corners of a drawn text in display pixels: its box, or for slanted text (rotated about the
+    end at its tick) the slanted rectangle, whose axis-aligned box would overstate what it covers."""
+    import numpy as np
+    from matplotlib.text import Text
+
+    if text.get_rotation() % 90 == 0:  # upright or turned a quarter: the box is what it covers
+        box = text.get_window_extent(renderer)
+        return np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    assert text.get_rotation_mode() == "anchor", "slanted labels turn about their anchor"
+    flat = Text(text=text.get_text(), fontproperties=text.get_fontproperties())
+    flat.set_figure(text.get_figure())
+    box = flat.get_window_extent(renderer)
+    w, h = box.width, box.height
+    x0 = {"left": 0, "center": -w / 2, "right": -w}[text.get_ha()]
+    y0 = {"bottom": 0, "baseline": 0, "center": -h / 2, "center_baseline": -h / 2, "top": -h}[text.get_va()]
+    angle = np.radians(text.get_rotation())
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    corners = np.array([[x0, y0], [x0 + w, y0], [x0 + w, y0 + h], [x0, y0 + h]])
+    return corners @ turn.T + text.get_transform().transform(text.get_position())
+
+
+def _meet(a, b) -> bool:
+    """Whether two convex outlines overlap (no edge direction of either separates them)."""
+    import numpy as np
+
+    for shape in (a, b):
+        for i in range(len(shape)):
+            edge = shape[(i + 1) % len(shape)] - shape[i]
+            normal = np.array([-edge[1], edge[0]])
+            pa, pb = a @ normal, b @ normal
+            if pa.max() <= pb.min() or pb.max() <= pa.min():
+                return False
+    return True
+
+
+def test_close_levels_and_crowded_ticks_are_laid_out_without_overprinting():
+    import numpy as np
+
+    from suite.report import figures
+    from suite.report.layout import layout
+
+    def levels():  # the p-spin threshold and ground state lie close; a third level closer still
+        fig, axes = figures.new(2, 2, height=2.7, sharey="row")
+        scale = figures.LossScale({"f_opt": -1.657, "kind": "reference", "levels": {
+            "threshold": -1.633, "ground state (N → ∞)": -1.657, "E∞ (mid)": -1.645}})
+        for ax in axes.ravel():
+            ax.plot([0, 60], [0, -1.2])
+            scale.lines(ax)
+        return fig
+
+    def seconds(helper: bool):  # every restart took about as long: less than a decade of seconds
+        fig, axes = figures.new(width=4.6, height=3.0)
+        x = np.linspace(2.42e-3, 2.436e-3, 5)
+        axes[0, 0].plot(x, x)
+        figures.seconds_axis(axes[0, 0], x) if helper else axes[0, 0].set_xscale("log")
+        return fig
+
+    assert _overprinting(levels()) and _overprinting(seconds(False))  # drawn as they come, they do
+    for make in (levels, lambda: seconds(False), lambda: seconds(True)):
+        fig = make()
+        layout(fig)
+        assert _overprinting(fig) == []
+    fig = seconds(True)
+    assert _overprinting(fig) == []  # durations on a linear axis need no thinning at all
+    labels = [t.get_text() for t in fig.axes[0].xaxis.get_ticklabels() if t.get_visible() and t.get_text()]
+    assert len(labels) >= 3 and all(t.endswith(" ms") for t in labels)
+    fig = levels()
+    layout(fig)
+    for ax in fig.axes:  # every level keeps its name
+        assert sorted(t.get_text() for t in ax.texts if t.get_visible()) == [
+            "E∞ (mid)", "ground state (N → ∞)", "threshold"]
+
+
+def test_no_figure_of_the_report_overprints_its_labels(run_dir):
+    from suite.report.blocks import Figure
+    from suite.report.layout import layout
+    from suite.report.sections import BUILTIN
+
+    report = Report(run_dir)
+    checked = 0
+    for name, render, _, scope, _ in BUILTIN:
+        for landscape in (report.landscapes if scope == "landscape" else [None]):
+            for block in render(report, *([landscape] if landscape else [])) or []:
+                if isinstance(block, Figure):
+                    layout(block.figure)
+                    # Level names are checked on the figures that write them (the y axes of loss).
+                    assert _overprinting(block.figure, texts=name in ("convergence", "time_quality")) == [], \
+                        (name, landscape)
+                    checked += 1
+                    import matplotlib.pyplot as plt
+
+                    plt.close(block.figure)
+    assert checked >= 4 + 2 * 6
+
+
+def test_crowded_entry_names_slant_rather_than_drop():
+    import seaborn as sns
+
+    from suite.report import figures
+    from suite.report.layout import layout
+
+    names = ["lion", "momentum(momentum=0.5)+stale(tau=8)", "sgd(learning_rate=0.1)+noise(eta=0.3)",
+             "adam(learning_rate=0.01)", "nesterov", "adam+stale(tau=8)"]
+
+    def heatmap():
+        fig, axes = figures.new(height=3.7)
+        sns.heatmap([[0.5] * 6] * 6, ax=axes[0, 0], xticklabels=names, yticklabels=names)
+        axes[0, 0].tick_params(axis="x", labelrotation=0)
+        return fig
+
+    assert _overprinting(heatmap())
+    fig = heatmap()
+    layout(fig)
+    assert _overprinting(fig) == []
+    shown = [t for t in fig.axes[0].get_xticklabels() if t.get_visible()]
+    assert [t.get_text() for t in shown] == names  # every name kept
+    assert {t.get_rotation() for t in shown} == {30.0}  # slanted no further than they need

@@ -37,7 +37,7 @@ def end_points(report: Report, landscape: str):
         return
     scale = LossScale(report.f_star(landscape))
     if "hessian_index" in report.restarts:
-        fig, axes = new(width=5.0, height=3.2)
+        fig, axes = new(height=3.6)
         ax = axes[0, 0]
         for _, row in selected.iterrows():
             rows = report.cell_restarts(row["cell_id"])
@@ -48,7 +48,7 @@ def end_points(report: Report, landscape: str):
         if curve:
             u, alpha = np.asarray(curve).T
             ax.plot(scale(u), alpha, color="0.2", linestyle="--", linewidth=1.2, label="theory α(u)")
-            ax.legend(loc="upper left", fontsize=7, frameon=False)
+            ax.legend(loc="upper left", frameon=False)
         scale.axis(ax, which="x")
         scale.lines(ax, which="x", labels=False)
         ax.set_ylabel("index (share of negative Hessian eigenvalues)")
@@ -95,7 +95,7 @@ def layers(report: Report, landscape: str):
     entries = [e for e in selected["entry"]]
     n = len(entries)
     cols = min(n, 3)
-    fig, axes = new(math.ceil(n / cols), cols, width=3.3, height=2.4)
+    fig, axes = new(math.ceil(n / cols), cols, height=2.8)
     finite = data["q50"][np.isfinite(data["q50"]) & (data["q50"] > 0)]
     low, high = (np.log10(finite.min()), np.log10(finite.max())) if len(finite) else (-1, 1)
     ratios = []
@@ -106,11 +106,11 @@ def layers(report: Report, landscape: str):
                           cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
         steps = list(grid.columns)
         ticks = np.unique(np.linspace(0, len(steps) - 1, 5).astype(int))
-        ax.set_xticks(ticks, [str(steps[t]) for t in ticks], fontsize=6.5)
-        ax.set_title(plain(row["entry"]), fontsize=8, color=report.colors[row["entry"]])
+        ax.set_xticks(ticks, [str(steps[t]) for t in ticks])
+        ax.set_title(plain(row["entry"]), color=report.colors[row["entry"]])
         ax.set_xlabel("step")
         ax.set_ylabel("layer (input = 0)")
-        ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index], fontsize=6.5)
+        ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index])
         ax.grid(False)
         last = grid.iloc[:, -1].to_numpy()
         ratios.append(f"{row['entry']} {last[0] / last[-1]:.3g}" if last[-1] > 0 else f"{row['entry']} –")
@@ -133,7 +133,7 @@ def paths(report: Report, landscape: str):
     if data.empty:
         return
     scale = LossScale(report.f_star(landscape))
-    fig, axes = new(width=5.0, height=3.0)
+    fig, axes = new(height=3.4)
     ax = axes[0, 0]
     for _, row in selected.iterrows():
         mine = data[data["cell_id"] == row["cell_id"]].sort_values("alpha")
@@ -164,7 +164,7 @@ def pictures(report: Report, landscape: str):
     two_d = (data["kind"] == "contour").any()
     n = len(selected)
     cols = min(n, 3)
-    fig, axes = new(math.ceil(n / cols), cols, width=3.2, height=2.9)
+    fig, axes = new(math.ceil(n / cols), cols, height=3.6 if cols > 1 else 4.2)
     for ax, (_, row) in zip(axes.ravel(), selected.iterrows(), strict=False):
         mine = data[data["cell_id"] == row["cell_id"]]
         grid = mine[mine["kind"] == ("contour" if two_d else "plane")]
@@ -187,8 +187,8 @@ def pictures(report: Report, landscape: str):
             points = mine[mine["kind"] == "plane_points"]
             for (_, p), label in zip(points.iterrows(), ("start", "end", "best end"), strict=False):
                 ax.plot(p["x"], p["y"], "o", color=color, markeredgecolor="black", markersize=5)
-                ax.annotate(label, (p["x"], p["y"]), xytext=(3, 3), textcoords="offset points", fontsize=7)
-        ax.set_title(plain(row["entry"]), fontsize=8, color=color)
+                ax.annotate(label, (p["x"], p["y"]), xytext=(3, 3), textcoords="offset points", fontsize="small")
+        ax.set_title(plain(row["entry"]), color=color)
         ax.grid(False)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)

@@ -11,8 +11,8 @@ from suite import metrics
 from suite.metrics import TIE_LEVEL, finite_or_inf, selection_order
 from suite.report.blocks import Figure, Note, Table, Text
 from suite.report.data import ECDF_SAMPLES, Report
-from suite.report.figures import LossScale, legend, new, plain, step_grid
-from suite.report.text import _ert_text, _p_text, _pct, _share
+from suite.report.figures import LossScale, legend, new, plain, seconds_axis, step_grid
+from suite.report.text import _count, _ert_text, _p_text, _pct, _share
 
 
 def _landscape_figure(report: Report, landscape: str, fig, entries, caption: str) -> Figure:
@@ -100,11 +100,13 @@ def landscape_table(report: Report, landscape: str):
 
 def convergence(report: Report, landscape: str):
     """Best-so-far and current loss against steps and seconds, median and quartile band."""
+    from matplotlib.ticker import EngFormatter
+
     selected = report.selected(landscape)
     if selected.empty or report.curves.empty:
         return
     scale = LossScale(report.f_star(landscape))
-    fig, axes = new(2, 2, width=3.6, height=2.5, sharey="row")
+    fig, axes = new(2, 2, height=2.7, sharey="row")
     curves = report.curves[report.curves["cell_id"].isin(selected["cell_id"])]
     by_cell = dict(tuple(curves.groupby("cell_id", sort=False)))
     for _, row in selected.iterrows():
@@ -126,9 +128,11 @@ def convergence(report: Report, landscape: str):
             ax = axes[r, c]
             ax.set_xscale("symlog", linthresh=1.0 if c == 0 else spp)
             ax.set_xlim(left=0)
+            if c == 1:
+                ax.xaxis.set_major_formatter(EngFormatter(unit="s", sep=" "))
             scale.lines(ax)
             ax.set_xlabel(xlabel)
-            ax.set_title(f"{title} loss", fontsize=8)
+            ax.set_title(f"{title} loss")
         scale.axis(axes[r, 0])
     yield _landscape_figure(report, landscape, fig, selected["entry"], (
         "Median over restarts (line) and the band between the 25th and 75th percentiles, for each "
@@ -145,7 +149,7 @@ def landscape_ecdf(report: Report, landscape: str):
         return
     longest = float(selected["steps"].max())
     grid = step_grid(longest * 4)
-    fig, axes = new(width=5.0, height=3.0)
+    fig, axes = new(height=3.4)
     ax = axes[0, 0]
     for _, row in selected.iterrows():
         runtimes = report.simulated_runtimes(row["cell_id"], report.resolvable(landscape))
@@ -157,7 +161,7 @@ def landscape_ecdf(report: Report, landscape: str):
     ax.set_ylabel("share of targets reached")
     ax.set_ylim(0, 1.02)
     yield _landscape_figure(report, landscape, fig, selected["entry"], (
-        f"The share of the {len(report.resolvable(landscape))} targets (of {len(report.targets)}; those "
+        f"The share of the {_count(len(report.resolvable(landscape)), 'target')} (of {len(report.targets)}; those "
         f"below the float resolution at f* left out) × {ECDF_SAMPLES} simulated restarts solved "
         f"within x steps on this landscape. Beyond the budget (dashed) the curve counts success after "
         f"restarting; a curve that stays low never gets near f*."))
@@ -181,14 +185,13 @@ def final_loss(report: Report, landscape: str):
                                         "value": scale(kept)}))
     data = pd.concat(frames, ignore_index=True)
     order = list(selected["entry"])
-    fig, axes = new(1, 2, width=3.4, height=max(2.0, 0.32 * len(order) + 0.9), sharey=True)
+    fig, axes = new(1, 2, height=max(2.0, 0.35 * len(order) + 1.0), sharey=True)
     for ax, quantity in zip(axes[0], ("final loss", "best loss"), strict=True):
         part = data[data["quantity"] == quantity]
         sns.boxplot(data=part, x="value", y="entry", hue="entry", order=order, hue_order=order,
                     palette=report.colors, ax=ax, fliersize=1.5, linewidth=0.8, legend=False,
                     log_scale=scale.delta)
         scale.lines(ax, which="x", labels=False)
-        ax.tick_params(axis="x", which="both", labelsize=6.5, labelrotation=30)
         ax.set_xlabel(f"{quantity.split()[0]} {scale.label}")
         ax.set_ylabel("")
     axes[0, 0].set_yticks(range(len(order)), [plain(e) for e in order])
@@ -208,7 +211,7 @@ def ert_intervals(report: Report, landscape: str):
     selected = report.selected(landscape)
     if selected.empty:
         return
-    fig, axes = new(width=5.0, height=3.0)
+    fig, axes = new(height=3.4)
     ax = axes[0, 0]
     targets = report.decade_targets
     for i, (_, row) in enumerate(selected.iterrows()):
@@ -254,13 +257,13 @@ def time_quality(report: Report, landscape: str):
         "selected": cells["cell_id"].isin(report.selected(landscape)["cell_id"]),
     })
     data = data[np.isfinite(data["median"])]
-    fig, axes = new(width=5.0, height=3.0)
+    fig, axes = new(height=3.4)
     ax = axes[0, 0]
     sns.scatterplot(data=data[~data["selected"]], x="seconds", y="median", hue="entry",
                     palette=report.colors, ax=ax, s=14, alpha=0.45, legend=False, linewidth=0)
     sns.scatterplot(data=data[data["selected"]], x="seconds", y="median", hue="entry",
                     palette=report.colors, ax=ax, s=60, legend=False, edgecolor="black", linewidth=0.8)
-    ax.set_xscale("log")
+    seconds_axis(ax, data["seconds"])
     scale.axis(ax)
     ax.set_ylabel(f"median final {scale.label}")
     ax.set_xlabel("seconds per restart (steps run × seconds per step)")
@@ -284,7 +287,7 @@ def sensitivity(report: Report, landscape: str):
     column = "p_opt_learning_rate" if "p_opt_learning_rate" in swept else swept[0]
     name = column.removeprefix("p_opt_")
     scale = LossScale(report.f_star(landscape))
-    fig, axes = new(1, 2, width=3.5, height=2.6, sharex=True)
+    fig, axes = new(1, 2, height=3.0, sharex=True)
     target = report.ranked_at(landscape)["label"]
     for entry, rows in cells.groupby("entry", sort=False):
         x = pd.to_numeric(rows[column], errors="coerce")

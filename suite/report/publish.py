@@ -28,19 +28,17 @@ import os
 import shutil
 import sys
 import tempfile
-from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
-
-import jinja2
 
 import suite
 from suite.errors import UsageError
 from suite.report.data import Report
 from suite.report.files import (INDEX_TITLE, is_suite_html, os_error, temp_name, umask, within, writable_folder,
                                 write_atomic)
-from suite.report.render import render
+from suite.report.render import page, render
 from suite.report.study import refresh
+from suite.report.text import top_place
 from suite.results import DIAGNOSTIC_TABLES, TABLES
 from suite.results.lock import claim
 
@@ -287,13 +285,13 @@ def _stage(report: Report, runs_dir: Path, name: str) -> tuple[Path, list[str]]:
 def _write_index(site: Path, runs: list[dict]) -> Path:
     runs = sorted(runs, key=lambda r: r["started"], reverse=True)
     write_atomic(site / MANIFEST, json.dumps(runs, indent=1) + "\n")
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True)
-    template = env.from_string(resources.files("suite.report").joinpath("index.html").read_text())
     # Links are relative and URL-encoded: a run named `run#1` or `a b` opens from any host or disk.
+    # An uncertain or shared first place is marked as the run's report marks it.
     shown = [{**run, "href": f"runs/{quote(run['name'], safe='')}",
-              "links": [(f, quote(f, safe="")) for f in run["files"]]} for run in runs]
-    return write_atomic(site / "index.html", template.render(runs=shown, version=suite.__version__))
+              "links": [(f, quote(f, safe="")) for f in run["files"]],
+              "top": top_place([r["rank"] for r in run["ranking"]], run["ranking"][0]["top_share"])
+              if run["ranking"] else ""} for run in runs]
+    return write_atomic(site / "index.html", page("index.html", runs=shown))
 
 
 def publish(folders: list[Path], site: Path, *, registry, progress=None) -> Path:

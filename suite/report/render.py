@@ -7,6 +7,8 @@ that is not a block, becomes a warning note; the rest of the report is kept.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import numbers
 import re
@@ -14,11 +16,13 @@ import warnings
 from importlib import resources
 
 import jinja2
+import markupsafe
 
 import suite
 from suite.errors import one_line
 from suite.report.blocks import BLOCKS, Code, Figure, Note, Table, Text
 from suite.report.data import Report
+from suite.report.text import count
 from suite.specs import SectionSpec
 
 # Landscape sections are laid out, per landscape, between the run sections
@@ -36,25 +40,70 @@ def _anchor(text: str, taken: set[str]) -> str:
     return anchor
 
 
-def _short_names(labels: list[str]) -> dict[str, str]:
-    """Navigation names: the family (``bowl``), with ``#k`` for instances and a count where a
-    family appears with several settings (``bowl 1``, ``bowl 2``)."""
-    def family(label: str) -> str:
-        return label.split("(")[0]
+def _parts(label: str) -> tuple[str, dict[str, str], str]:
+    """``bowl(condition=10.0, dim=3)#2`` as ``("bowl", {"condition": "10.0", "dim": "3"}, "2")``.
 
-    settings: dict[str, list[str]] = {}
-    for label in labels:
-        setting = label.rsplit("#", 1)[0] if label.rsplit("#", 1)[-1].isdigit() else label
-        found = settings.setdefault(family(label), [])
-        if setting not in found:
-            found.append(setting)
+    Values are split at the commas between them only (a value may be a quoted
+    string or a list holding commas); a label of another shape is its own family.
+    """
+    base, hash_, instance = label.rpartition("#")
+    if not (hash_ and instance.isdigit() and base.endswith(")")):
+        base, instance = label, ""
+    family, paren, inner = base.partition("(")
+    if not paren or not inner.endswith(")"):
+        return base, {}, instance
+    items, depth, quote, current = [], 0, "", ""
+    for char in inner[:-1]:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        current += char
+    items.append(current)
+    values = dict(item.strip().partition("=")[::2] for item in items if "=" in item)
+    return family, values, instance
+
+
+def _value_text(value: str) -> str:
+    """A parameter value as the navigation shows it: ``1000.0`` as ``1000``, ``'small'`` as ``small``."""
+    if re.fullmatch(r"-?\d+\.0", value):
+        return value[:-2]
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _short_names(labels: list[str]) -> dict[str, str]:
+    """Navigation names: the family (``bowl``), with the parameters in which its settings differ
+    where a family appears with several (``bowl condition=10``, ``bowl condition=1000``), and
+    ``#k`` for instances. No two names are the same."""
+    parsed = {label: _parts(label) for label in labels}
+    settings: dict[str, dict[tuple, dict[str, str]]] = {}
+    for family, values, _ in parsed.values():
+        settings.setdefault(family, {})[tuple(sorted(values.items()))] = values
     names = {}
+    for label, (family, values, instance) in parsed.items():
+        same = list(settings[family].values())
+        differing = [k for k in sorted({k for v in same for k in v}) if len({v.get(k) for v in same}) > 1]
+        name = " ".join([family, *(f"{k}={_value_text(values[k])}" for k in differing if k in values)])
+        names[label] = name + (f" #{instance}" if instance else "")
+    counts: dict[str, int] = {}
+    for label in labels:  # labels of a shape not parsed alike: numbered, never two the same
+        counts[names[label]] = counts.get(names[label], 0) + 1
+    seen: dict[str, int] = {}
     for label in labels:
-        base, _, instance = label.rpartition("#")
-        setting = base if instance.isdigit() else label
-        same = settings[family(label)]
-        name = family(label) + (f" {same.index(setting) + 1}" if len(same) > 1 else "")
-        names[label] = name + (f" #{instance}" if instance.isdigit() and base else "")
+        name = names[label]
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            names[label] = f"{name} ({seen[name]})"
     return names
 
 
@@ -107,7 +156,7 @@ def _block(block, section: str) -> dict:
     if isinstance(block, Text):
         return {"kind": "text", "text": str(block.text)}
     if isinstance(block, Code):
-        return {"kind": "code", "text": str(block.text)}
+        return {"kind": "code", "text": str(block.text), "fold": str(block.fold or "")}
     if isinstance(block, Note):
         return {"kind": "note", "text": str(block.text),
                 "level": block.kind if block.kind in ("info", "warning") else "info"}
@@ -116,10 +165,11 @@ def _block(block, section: str) -> dict:
         return {"kind": "table", "columns": [str(c) for c in frame.columns],
                 "rows": [[_cell(v, block.float_format) for v in row]
                          for row in frame.itertuples(index=False, name=None)],
-                "caption": str(block.caption), "sortable": block.sortable}
+                "caption": str(block.caption), "sortable": block.sortable, "fold": str(block.fold or "")}
     if not isinstance(block, Figure):  # run_section lets only blocks through
         raise TypeError(f"not a suite.report block: {type(block).__name__}")
-    return {"kind": "figure", "png": block.png_base64(), "caption": str(block.caption),
+    image = block.encode()
+    return {"kind": "figure", "image": image, "caption": str(block.caption),
             "flags": [str(f) for f in block.flags], "alt": str(block.alt or block.caption),
             "section": section}
 
@@ -171,9 +221,29 @@ def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> s
 
     meta = report.metadata
     title = f"suite report: {report.path.name}"
-    subtitle = (f"{len(report.landscapes)} landscapes · {len(report.entries)} entries · "
-                f"{len(report.ok)} cells finished · started {meta.get('started') or '?'}")
+    subtitle = (f"{count(len(report.landscapes), 'landscape')} · {count(len(report.entries), 'entry')} · "
+                f"{count(len(report.ok), 'cell')} finished · started {meta.get('started') or '?'}")
+    return page("template.html", title=title, subtitle=subtitle, nav=nav, parts=parts)
+
+
+def csp_hash(text: str) -> str:
+    """The Content-Security-Policy source that allows exactly this inline script or style: ``'sha256-…'``.
+
+    The browser hashes the element's text as UTF-8, between its tags, as written.
+    """
+    digest = hashlib.sha256(str(text).encode("utf-8")).digest()
+    return markupsafe.Markup(f"'sha256-{base64.b64encode(digest).decode('ascii')}'")  # base64 and quotes only
+
+
+def page(template: str, **values) -> str:
+    """Renders one of the package's HTML templates, values escaped, with the filters they use.
+
+    ``csp_hash`` gives the policy source of a block the template captured with
+    ``{% set %}`` and writes out as is, so the policy allows that text and no other.
+    """
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    template = env.from_string(resources.files("suite.report").joinpath("template.html").read_text())
-    return template.render(title=title, subtitle=subtitle, nav=nav, parts=parts, version=suite.__version__)
+    env.filters["csp_hash"] = csp_hash
+    env.filters["count"] = count
+    source = resources.files("suite.report").joinpath(template).read_text(encoding="utf-8")
+    return env.from_string(source).render(version=suite.__version__, **values)

@@ -29,7 +29,7 @@ from suite.report.landscape_sections import (
     sensitivity,
     time_quality,
 )
-from suite.report.text import _count, _p_text, _pct, _share
+from suite.report.text import _count, _p_text, _pct, _share, config_summary, top_place
 
 
 def _firsts(rows: pd.DataFrame) -> list[str]:
@@ -50,13 +50,14 @@ def summary(report: Report):
                + (f", {failed} failed" if failed else "") + (f", {missing} missing" if missing else "")
                + f"; device {_device(meta)}; seed {meta.get('seed', '?')}.")
     if meta.get("interrupted") or missing:
-        yield Note(f"This run is partial: {missing} planned cells never ran"
+        yield Note(f"This run is partial: {_count(missing, 'planned cell')} never ran"
                    + (" (the run was interrupted)" if meta.get("interrupted") else "")
                    + ". Every figure and ranking below uses the finished cells only; "
                    f"finish it with: suite run --resume {report.path}", kind="warning")
     if failed:
-        yield Note(f"{failed} cells failed; they are listed under 'Failures' and ranked last "
-                   f"on their landscapes.", kind="warning")
+        yield Note(f"{_count(failed, 'cell')} failed; " + ("it is listed under 'Failures' and ranked last on its "
+                   "landscape." if failed == 1 else "they are listed under 'Failures' and ranked last on their "
+                   "landscapes."), kind="warning")
     if report.overall.empty:
         yield Note("No cell finished, so there is nothing to rank.", kind="warning")
         return
@@ -65,7 +66,8 @@ def summary(report: Report):
     share = float(top["top_share"])
     ranked = report.board["landscape_label"].nunique()
     tied = list(overall.loc[overall["rank"] == 1, "entry"])
-    if len(tied) > 1:
+    place = top_place(overall["rank"], share)
+    if place == "tied":
         yield Text(f"Tied for first: {', '.join(tied)} (mean rank {top['mean_rank']:.2f} over "
                    f"{_count(ranked, 'landscape')} with finished cells). No single top entry.")
     else:
@@ -79,15 +81,15 @@ def summary(report: Report):
     for landscape in report.landscapes:
         if report.warning(landscape):
             yield Note(f"f* violated on {landscape}: {report.warning(landscape)}.", kind="warning")
-    resamples = report.stability["resamples"]
-    if len(tied) > 1:
+    resamples = _count(report.stability["resamples"], "bootstrap replicate")
+    if place == "tied":
         shared = sum(report.stability["top"].get(e, 0.0) for e in tied)
-        yield Text(f"Together they take {shared:.0%} of first places in {resamples} bootstrap replicates "
+        yield Text(f"Together they take {shared:.0%} of first places in {resamples} "
                    f"(restarts and landscape instances resampled; a shared first place shares the credit).")
         return
-    text = (f"It stays on top in {share:.0%} of {resamples} bootstrap replicates "
+    text = (f"It stays on top in {share:.0%} of {resamples} "
             f"(restarts and landscape instances resampled).")
-    if share < CONFIDENT:
+    if place == "uncertain":
         yield Note(text + " The ranking is uncertain: another seed could change the winner.",
                    kind="warning")
     else:
@@ -162,7 +164,7 @@ def runtime_ecdf(report: Report):
     """Runtime ECDF over every landscape, target and simulated restart, as cocopp draws it."""
     if report.board.empty:
         return
-    fig, axes = new(width=6.0, height=3.4)
+    fig, axes = new(height=3.4)
     ax = axes[0, 0]
     longest = float(report.ok["steps"].max())
     grid = step_grid(longest * 4)
@@ -180,15 +182,15 @@ def runtime_ecdf(report: Report):
         ax.step(grid, metrics.runtime_ecdf(pooled, grid), where="post", color=report.colors[entry], linewidth=1.6)
     ax.set_xscale("log")
     ax.axvline(longest, color="0.4", linestyle="--", linewidth=0.8)
-    ax.annotate("budget", (longest, 0.02), xytext=(3, 0), textcoords="offset points", fontsize=7)
+    ax.annotate("budget", (longest, 0.02), xytext=(3, 0), textcoords="offset points", fontsize="small")
     ax.set_xlabel("steps (simulated restarts)")
     ax.set_ylabel("share of (landscape, target) pairs")
     ax.set_ylim(0, 1.02)
     legend(fig, report.colors, [e for e in report.entries if e in set(report.board["entry"])])
     yield Figure(fig, caption=(
         f"For each entry at its selected settings: the share of all (landscape, target, simulated "
-        f"restart) triples solved within x steps, over {len(report.landscapes)} landscapes × "
-        f"{len(report.targets)} targets × {ECDF_SAMPLES} simulated restarts (targets below a "
+        f"restart) triples solved within x steps, over {_count(len(report.landscapes), 'landscape')} × "
+        f"{_count(len(report.targets), 'target')} × {ECDF_SAMPLES} simulated restarts (targets below a "
         f"landscape's float resolution at f* left out). A simulated restart "
         f"draws restarts with replacement, summing their steps, until one reaches the target, so "
         f"runtimes beyond the budget (dashed) mean success after restarting. Higher and further left "
@@ -206,7 +208,7 @@ def performance_profile(report: Report):
         return
     taus = np.concatenate([np.linspace(1, R_MAX, 200), np.geomspace(R_MAX, 1e3, 100)[1:]])
     rho = profile(times, taus)
-    fig, axes = new(width=6.0, height=3.4)
+    fig, axes = new(height=3.4)
     ax = axes[0, 0]
     for entry in report.entries:
         if entry in rho:
@@ -218,7 +220,8 @@ def performance_profile(report: Report):
     ax.set_ylim(0, 1.02)
     legend(fig, report.colors, [e for e in report.entries if e in rho])
     yield Figure(fig, caption=(
-        f"Each of the {len(times)} problems is a (landscape, target) pair that some entry solved; "
+        f"A problem is a (landscape, target) pair that some entry solved ({_count(len(times), 'problem')} "
+        f"here); "
         f"an entry's curve at τ is the share of problems on which its ERT is at most τ times the "
         f"best entry's (Dolan & Moré 2002). The height at τ = 1 is the share it wins; the area "
         f"under the curve up to τ = {R_MAX:g} (dashed), divided by {R_MAX - 1:g}, is the score "
@@ -238,10 +241,14 @@ def win_rates(report: Report):
     order = [e for e in report.entries if e in matrix.index]
     matrix = matrix.loc[order, order]
     n = len(order)
-    fig, axes = new(width=max(3.6, 0.5 * n + 2), height=max(2.8, 0.42 * n + 1.2))
+    # As wide as the page, so cells are wider than tall: a square grid that wide would be taller than a screen.
+    fig, axes = new(height=max(2.4, 0.45 * n + 1.0))
     sns.heatmap(matrix, ax=axes[0, 0], vmin=0, vmax=1, cmap="vlag_r", annot=n <= 12, fmt=".2f",
-                cbar_kws={"label": "win rate"}, square=True, linewidths=0.5,
+                cbar_kws={"label": "win rate", "fraction": 0.05, "pad": 0.02}, linewidths=0.5,
                 xticklabels=[plain(e) for e in order], yticklabels=[plain(e) for e in order])
+    # seaborn stands row names on end, and column names too where they crowd; names read level, and
+    # crowded ones slant only as far as they need to once laid out.
+    axes[0, 0].tick_params(axis="both", labelrotation=0)
     axes[0, 0].set_xlabel("against")
     axes[0, 0].set_ylabel("entry")
     yield Figure(fig, caption=(
@@ -257,7 +264,7 @@ def stability(report: Report):
     if not top:
         return
     order = [e for e in report.entries if e in top]
-    fig, axes = new(width=5.0, height=max(1.8, 0.3 * len(order) + 0.8))
+    fig, axes = new(height=max(1.8, 0.35 * len(order) + 1.0))
     ax = axes[0, 0]
     ax.barh([plain(e) for e in order], [top[e] for e in order], color=[report.colors[e] for e in order])
     ax.axvline(CONFIDENT, color="0.4", linestyle="--", linewidth=0.8)
@@ -265,7 +272,7 @@ def stability(report: Report):
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of bootstrap replicates ranked first overall")
     yield Figure(fig, caption=(
-        f"Each of {report.stability['resamples']} bootstrap replicates redraws every landscape "
+        f"Each of the {_count(report.stability['resamples'], 'bootstrap replicate')} redraws every landscape "
         f"instance's restarts with replacement (the same draw for every entry) and the instances of "
         f"each landscape setting, then reselects and reranks with the leaderboard's own rules (ties "
         f"by the paired sign test; a shared first place shares the credit). A bar short of the dashed line at "
@@ -333,9 +340,14 @@ def metadata(report: Report):
                     caption="The landscapes, optimizers and wrappers of this run, as their plugins describe them, "
                             "and where each came from: a distribution and its version, or a file and the "
                             "SHA-256 of its content when the run loaded it.")
+    if report.targets:
+        labels = report.target_labels
+        width = max(len(label) for label in labels) + 3
+        rows = ["".join(label.ljust(width) for label in labels[i:i + 5]).rstrip() for i in range(0, len(labels), 5)]
+        yield Code("\n".join(rows), fold=f"The {_count(len(labels), 'target')}, Δf ≤ {labels[0]} down to Δf ≤ "
+                                          f"{labels[-1]}, as tables name them (exact values in config.toml)")
     if report.config_text:
-        yield Text("config.toml, as the run resolved it:")
-        yield Code(report.config_text)
+        yield Code(report.config_text, fold=config_summary(report.config_text))
 
 
 def _source_text(source) -> str:

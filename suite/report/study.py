@@ -92,7 +92,7 @@ def refresh(report, registry, *, keep: bool = False) -> None:
 
 def figure(plot) -> Figure:
     """The matplotlib figure of a study plot: theory as dashed lines, measurements as markers with intervals."""
-    fig, axes = new(width=6.4, height=4.0)
+    fig, axes = new(height=4.4)
     ax = axes[0, 0]
     colors, color = iter(f"C{i}" for i in range(1000)), "0.35"
     for series in plot.series:  # a theory line takes the color of the measurement drawn before it
@@ -116,7 +116,7 @@ def figure(plot) -> Figure:
     ax.set_xlabel(plain(plot.x_label))
     ax.set_ylabel(plain(plot.y_label))
     ax.set_title(plain(plot.title))
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(frameon=False)
     caption = plot.caption or "Markers: measured; lines: theory."
     return Figure(fig, caption)
 
