@@ -138,7 +138,7 @@ def run(args, argv, *, write_report) -> int:
     failed = run.failed
     for (lname, error), rows in (failed.groupby(["landscape_label", "error"], sort=False)
                                  if len(failed) else []):
-        err.print(f"failed: {len(rows)} cells on {lname} ({', '.join(rows['optimizer'].unique())}): {error}",
+        err.print(f"failed: {len(rows)} cell{'s' if len(rows) != 1 else ''} on {lname} ({', '.join(rows['optimizer'].unique())}): {error}",
                   markup=False, highlight=False, style="red")
     if run.counts.get("skipped"):
         skipped = run.counts["skipped"]

@@ -206,7 +206,11 @@ def test_allow_mismatch_flags_every_affected_landscape(runs, other_steps, capsys
     out = tmp_path / "x.html"
     code, _, _ = run_main(capsys, "report", str(runs["old"]), str(other_steps), "--allow-mismatch", "--out", str(out),
                           "--quiet")
-    assert code == 0 and out.read_text().count("MISMATCH on") == 2
+    html = out.read_text()
+    # Said in the summary and the Runs section, in each landscape's section and on each of its figures.
+    assert code == 0 and html.count("MISMATCH on") == 4
+    assert html.count("MISMATCH: steps is 40 in old but 30 in longer. The runs compared here") == 2
+    assert html.count(": MISMATCH: steps is 40 in old but 30 in longer") >= 2 * 5
 
 
 def test_a_cell_two_runs_hold_is_taken_once(runs, extended):

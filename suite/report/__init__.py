@@ -134,8 +134,8 @@ def write(report: Report, out: str | Path | None, sections: dict, *, progress=No
 
 def headline(report: Report) -> str:
     """One line: the top entry (or the tied ones), how often it stays on top under the bootstrap,
-    and the landscapes that were not ranked at the run's hardest target."""
-    from suite.report.data import CONFIDENT
+    the landscapes that were not ranked at the run's hardest target, and those compared runs differ on."""
+    from suite.report.text import count, top_place
 
     if report.overall.empty:
         return "no finished cell to rank"
@@ -143,13 +143,14 @@ def headline(report: Report) -> str:
     top = overall.iloc[0]
     tied = list(overall.loc[overall["rank"] == 1, "entry"])
     resamples = report.stability["resamples"]
-    if len(tied) > 1:
+    share = float(top["top_share"])
+    if top_place(overall["rank"], share) == "tied":
         line = f"tied for first: {', '.join(tied)} (mean rank {top['mean_rank']:.2f})"
     else:
-        share = float(top["top_share"])
-        verdict = "" if share >= CONFIDENT else " (uncertain: another seed could change the winner)"
+        verdict = (" (uncertain: another seed could change the winner)"
+                   if top_place(overall["rank"], share) == "uncertain" else "")
         line = (f"top entry {top['entry']}: mean rank {top['mean_rank']:.2f}, first in {share:.0%} of "
-                f"{resamples} bootstrap replicates{verdict}")
+                f"{count(resamples, 'bootstrap replicate')}{verdict}")
     for landscape in report.landscapes:
         at = report.ranked_at(landscape)
         if at["unsolved"] or at["below_resolution"]:
@@ -157,4 +158,6 @@ def headline(report: Report) -> str:
             line += f"; {landscape}: {why} at {report.target}; ranked at {at['label']}"
         if report.warning(landscape):
             line += f"; {landscape}: f* violated"
+        if landscape in report.mismatch:
+            line += f"; {landscape}: MISMATCH between the runs compared"
     return line

@@ -18,8 +18,7 @@ from suite.report.text import _count, _ert_text, _p_text, _pct, _share
 def _landscape_figure(report: Report, landscape: str, fig, entries, caption: str) -> Figure:
     """A landscape's figure with its legend, flagged when it measures from a reference f*."""
     legend(fig, report.colors, list(entries))
-    flag = report.f_star_flag(landscape)
-    return Figure(fig, caption=caption, flags=[flag] if flag else [])
+    return Figure(fig, caption=caption, flags=report.flags([landscape]))
 
 
 def landscape_table(report: Report, landscape: str):
@@ -42,6 +41,9 @@ def landscape_table(report: Report, landscape: str):
     if report.warning(landscape):
         yield Note(f"WARNING: {report.warning(landscape)}. The table shows Δf as measured (negative "
                    f"where the loss went below f*); figures draw it at their log-axis floor.", kind="warning")
+    if landscape in report.mismatch:
+        yield Note(f"MISMATCH: {report.mismatch[landscape]}. The runs compared here did not measure their entries "
+                   f"alike on this landscape: their ranks do not compare like with like.", kind="warning")
     verdict = report.verdict_note(landscape)
     if verdict:
         yield Note(verdict, kind="warning")

@@ -220,7 +220,7 @@ def render(report: Report, sections: dict[str, SectionSpec], progress=None) -> s
             run_part(spec)
 
     meta = report.metadata
-    title = f"suite report: {report.path.name}"
+    title = f"suite report: {report.name}"
     subtitle = (f"{count(len(report.landscapes), 'landscape')} · {count(len(report.entries), 'entry')} · "
                 f"{count(len(report.ok), 'cell')} finished · started {meta.get('started') or '?'}")
     return page("template.html", title=title, subtitle=subtitle, nav=nav, parts=parts)

@@ -29,6 +29,7 @@ from suite import metrics
 from suite.errors import UsageError
 from suite.report.blocks import Code, Note, Table, Text
 from suite.report.data import Report
+from suite.report.text import config_summary
 from suite.results import DIAGNOSTIC_TABLES, TABLES, RunDir, conditions
 
 # What makes two runs' numbers on a landscape comparable: the same starts (seed),
@@ -364,8 +365,7 @@ def _compared(report: Report):
                    f"with --allow-mismatch): their ranks there do not compare like with like.", kind="warning")
     for source in sources:
         if source.config_text:
-            yield Text(f"config.toml of {source.name}:")
-            yield Code(source.config_text)
+            yield Code(source.config_text, fold=f"{source.name}: {config_summary(source.config_text)}")
 
 
 def _device(device) -> str:

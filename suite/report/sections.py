@@ -50,10 +50,16 @@ def summary(report: Report):
                + (f", {failed} failed" if failed else "") + (f", {missing} missing" if missing else "")
                + f"; device {_device(meta)}; seed {meta.get('seed', '?')}.")
     if meta.get("interrupted") or missing:
-        yield Note(f"This run is partial: {_count(missing, 'planned cell')} never ran"
-                   + (" (the run was interrupted)" if meta.get("interrupted") else "")
+        partial = [str(r.path) for r in report.runs if r.metadata.get("interrupted")] or [str(report.path)]
+        yield Note(f"This {'comparison' if report.runs else 'run'} is partial: {_count(missing, 'planned cell')} "
+                   f"never ran" + (" (the run was interrupted)" if meta.get("interrupted") else "")
                    + ". Every figure and ranking below uses the finished cells only; "
-                   f"finish it with: suite run --resume {report.path}", kind="warning")
+                   + ("finish the runs (suite run --resume RUN_DIR) and compare them again"
+                      if report.runs else f"finish it with: suite run --resume {report.path}")
+                   + ("" if report.runs or not meta.get("parts") else " once every part (--part) has finished"),
+                   kind="warning")
+    for landscape, text in report.mismatch.items():
+        yield Note(f"MISMATCH on {landscape}: {text}; see 'Runs and where each entry came from'.", kind="warning")
     if failed:
         yield Note(f"{_count(failed, 'cell')} failed; " + ("it is listed under 'Failures' and ranked last on its "
                    "landscape." if failed == 1 else "they are listed under 'Failures' and ranked last on their "
@@ -316,6 +322,11 @@ def failures(report: Report):
 
 def metadata(report: Report):
     """The run's metadata, the command that made it and the one that reproduces it."""
+    if report.runs:  # each run's own is under 'Runs'
+        yield Text(f"A comparison of {_count(len(report.runs), 'run')}; each run's device, commit, versions and "
+                   f"config are under 'Runs and where each entry came from'. Reproduce each run from its own "
+                   f"config.toml, then compare again: suite report {' '.join(str(r.path) for r in report.runs)}")
+        return
     meta = report.metadata
     command = " ".join(meta.get("command") or []) or "(not recorded)"
     rows = [("run folder", str(report.path)), ("command", command),
