@@ -162,6 +162,13 @@ class RunConfig:
         self.targets = tuple(float(t) for t in targets)
         if list(self.targets) != sorted(self.targets, reverse=True):
             raise UsageError("targets must be in descending order (the last is the hardest)")
+        from suite.metrics import target_label  # the tables' column names: one per target
+
+        labels = [target_label(t) for t in self.targets]
+        clash = next((i for i in range(1, len(labels)) if labels[i] == labels[i - 1]), None)
+        if clash is not None:
+            raise UsageError(f"targets {self.targets[clash - 1]!r} and {self.targets[clash]!r} are too close: both "
+                             f"are named {labels[clash]!r} (3 significant digits) in the tables; drop one")
         if not isinstance(self.precision, str) or self.precision not in PRECISIONS:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}; got {shown(self.precision)}")
         if not isinstance(self.stop_at_target, bool):

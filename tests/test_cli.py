@@ -71,6 +71,8 @@ def test_bad_input_is_one_line_with_exit_code_2(capsys, argv, message):
     ("[[landscape]]\ndim = 3\n", "needs name = "),
     ("landscape = 3\n", "must be an array of tables"),
     ("targets = [1.0, 10.0]\n", "targets must be in descending order"),
+    # Two targets the tables would name alike: one column would silently hold both.
+    ("targets = [1.0004, 1.0, 0.1]\n", "targets 1.0004 and 1.0 are too close: both are named '1'"),
     ("restarts = 'many'\n", "must be an integer; got 'many'"),
     ("[[optimizer]]\nname = 'sgd'\n[[landscape]]\nname = 'bowl'\ndim = 2.5\n", "parameter 'dim' of landscape 'bowl' must be an integer"),
 ])

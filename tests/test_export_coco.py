@@ -233,6 +233,10 @@ def test_bad_input_is_one_line_with_exit_code_2(run, tmp_path):
     _one_line(*_export(str(run["root"] / "run"), "--format", "coco", "--out", str(tmp_path / "full")),
               "not empty")
     assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
+    _one_line(*_export(str(run["root"] / "run"), "--format", "coco", "--out", str(run["root"] / "run" / "x")),
+              "is inside the run folder")
+    (tmp_path / "afile").write_text("x")
+    _one_line(*_export(str(tmp_path / "afile"), "--format", "coco", "--out", str(tmp_path / "o")), "is a file")
     # A run written before cells recorded their sizes, whose plugin (which could build the landscape) is gone.
     moved = tmp_path / "moved"
     shutil.copytree(run["root"] / "run", moved)
@@ -288,8 +292,9 @@ def test_a_best_loss_rounding_puts_at_an_unmet_target_does_not_count_in_cocopp(t
     # Restart 0 met Δf ≤ 1e-8 at step 5. The run counted no hit for the others, whose best Δf lies
     # 5e-13 above the target (cocopp counts anything within 1e-12 as met: HMultiReader.align) and
     # 1e-20 below it (float32 rounding at an f* ≠ 0 can do that); the export must not let cocopp count them.
-    _tables(tmp_path, 1, [5, None, None], [0.5e-8, 1e-8 + 5e-13, 1e-8 - 1e-20], "1e-08")
-    assert _export(str(tmp_path), "--format", "coco", "--out", str(tmp_path / "o"))[0] == 0
+    (tmp_path / "run").mkdir()
+    _tables(tmp_path / "run", 1, [5, None, None], [0.5e-8, 1e-8 + 5e-13, 1e-8 - 1e-20], "1e-08")
+    assert _export(str(tmp_path / "run"), "--format", "coco", "--out", str(tmp_path / "o"))[0] == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         (ds,) = cocopp.pproc.DataSetList(str(tmp_path / "o" / "sgd"))
@@ -297,7 +302,74 @@ def test_a_best_loss_rounding_puts_at_an_unmet_target_does_not_count_in_cocopp(t
 
 
 def test_more_landscapes_than_cocopp_has_functions_is_refused(tmp_path):
-    _tables(tmp_path, 25, [None], [1.0], "1")
-    _one_line(*_export(str(tmp_path), "--format", "coco", "--out", str(tmp_path / "o")),
+    (tmp_path / "run").mkdir()
+    _tables(tmp_path / "run", 25, [None], [1.0], "1")
+    _one_line(*_export(str(tmp_path / "run"), "--format", "coco", "--out", str(tmp_path / "o")),
               "25 landscape settings", "1-24")
     assert not (tmp_path / "o").exists()
+
+
+NEGATIVE = '''
+import jax, jax.numpy as jnp, suite
+
+def build(values, *, key):
+    """A bowl upside down, shifted below zero: every loss is negative, f* unknown."""
+    return suite.Landscape(data={}, init_fn=lambda data, key: jax.random.normal(key, (2,)),
+                           loss_fn=lambda data, x, key: -jnp.sum(x * x) - 1.0)
+
+@suite.hookimpl
+def register_landscapes(register):
+    register("negbowl", build, params=[])
+'''
+
+
+def test_per_instance_f_star_and_negative_losses_read_right_in_cocopp(tmp_path):
+    """logistic's f* differs between instances; a loss below an unknown f* = 0 gives Δf < 0, which cocopp
+    cannot take: each trial's Δf is measured from its own instance's f*, and no line shows Δf ≤ 0."""
+    plugin = tmp_path / "negbowl.py"
+    plugin.write_text(NEGATIVE)
+    result = suite.run(landscapes=["logistic:dim=3:samples=32", "negbowl"], optimizers=["sgd:learning_rate=0.1"],
+                       restarts=16, steps=60, instances=3, stop_at_target=True, out=tmp_path / "run",
+                       progress=False, plugins=[str(plugin)])
+    f_opts = result.cells.loc[result.cells["landscape"] == "logistic", "f_opt"]
+    assert f_opts.nunique() == 3  # the point of the test
+    out = tmp_path / "export"
+    assert _export(str(tmp_path / "run"), "--format", "coco", "--out", str(out))[0] == 0
+    dats = "".join(p.read_text() for p in out.rglob("*.dat")).splitlines()
+    assert all(float(line.split()[2]) > 0 for line in dats if not line.startswith("%"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert len(cocopp.pproc.DataSetList(str(out / "sgd_learning_rate_0.1"))) == 2  # sets cocopp's testbed
+    testbed = cocopp.testbedsettings.current_testbed
+    for instance in (1, 2, 3):
+        testbed.instancesOfInterest = [instance]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data = cocopp.pproc.DataSetList(str(out / "sgd_learning_rate_0.1"))
+        finally:
+            testbed.instancesOfInterest = None
+        (ds,) = [ds for ds in data if ds.funcId == 1]
+        board = result.leaderboard()
+        (cell,) = board.loc[board["landscape_label"].str.startswith("logistic")
+                            & (board["instance"] == instance - 1), "cell_id"]
+        (row,) = result.cells[result.cells["cell_id"] == cell].to_dict("records")
+        for target, value in zip(GRID, ds.detERT(list(GRID))):
+            label = metrics.target_label(target)
+            ert, reached = row.get(f"ert_{label}", math.nan), row.get(f"reached_{label}", math.nan)
+            if math.isnan(ert):
+                continue
+            assert value == pytest.approx(ert + 1 / reached if reached else math.inf, rel=1e-12), (instance, label)
+    cocopp.testbedsettings.reset_current_testbed()
+
+
+def test_a_part_of_a_split_run_numbers_landscapes_as_the_whole_run(tmp_path, capsys):
+    argv = ["--landscape", "bowl:dim=2", "--landscape", "rastrigin:dim=2", "--optimizer", "sgd:learning_rate=0.1",
+            "--restarts", "4", "--steps", "20", "--quiet", "--no-report"]
+    assert main(["run", *argv, "--part", "2/2", "--out", str(tmp_path / "p2")]) == 0  # rastrigin's share
+    capsys.readouterr()
+    code = main(["export", str(tmp_path / "p2"), "--format", "coco", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 0 and "the run is partial: 1 of its 2 planned cells never ran" in err
+    (info,) = (tmp_path / "o").rglob("*.info")
+    assert info.name == "bbobexp_f2.info" and "landscape rastrigin(dim=2)" in info.read_text()

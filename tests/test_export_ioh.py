@@ -262,7 +262,7 @@ TARGETS = np.array([100.0, 1.0, 0.01, 1e-4, 1e-8])
 def _trials(hits, steps, best, *, f_opt=1.0, resolution=1e-6):
     function = common.Function(number=1, label="toy(dim=2)", coordinates=2, f_opt=f_opt, f_opt_kind="exact",
                                resolution=resolution)
-    return common.Trials(function=function, instance=0, entry="toy", cell_id="c0", setting="",
+    return common.Trials(function=function, instance=0, f_opt=f_opt, entry="toy", cell_id="c0", setting="",
                          hits=np.array(hits, dtype=np.float64), steps=np.array(steps, dtype=np.float64),
                          best=np.array(best, dtype=np.float64), final=np.array(best, dtype=np.float64))
 

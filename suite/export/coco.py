@@ -83,10 +83,10 @@ def write(run_dir: Path, out: Path) -> Path:
 
 
 def _folders(entries: list[str]) -> dict[str, str]:
-    """A folder name per entry (cocopp names the algorithm after its folder): characters safe anywhere, unique."""
+    """A folder name per entry (cocopp names the algorithm after its folder): letters, digits and ``._+-``, unique."""
     out: dict[str, str] = {}
     for entry in entries:
-        base = re.sub(r"[^A-Za-z0-9._+-]+", "_", entry).strip("._-") or "entry"
+        base = re.sub(r"[^\w.+-]+", "_", entry).strip("._-") or "entry"  # letters of any script: λsgd stays
         name, k = base, 2
         while name.lower() in (n.lower() for n in out.values()) or name.lower() == "readme.txt":
             name, k = f"{base}-{k}", k + 1
@@ -111,7 +111,7 @@ def _write_function(folder: Path, entry: str, function: Function, trials: list[T
             lines, final_df = _lines(t, r, selected.targets, function)
             header = (f"% instance = {t.instance + 1}, restart = {r}, cell = {t.cell_id}; at a line where a target "
                       f"was first met, Delta f is that target (the run keeps the step, not the loss)\n")
-            blocks.append(header + COLUMNS.format(kind=_kind(function), f_opt=function.f_opt) + "".join(lines))
+            blocks.append(header + COLUMNS.format(kind=_kind(function), f_opt=t.f_opt) + "".join(lines))
             runs.append(f"{t.instance + 1}:{int(t.steps[r]) + 1}|{final_df:.1e}")
     data = "".join(blocks)
     (folder / f"{stem}.dat").write_text(data, encoding="utf-8")
@@ -125,8 +125,8 @@ def _write_function(folder: Path, entry: str, function: Function, trials: list[T
 
 def _lines(t: Trials, r: int, targets: np.ndarray, function: Function) -> tuple[list[str], float]:
     """The data lines of restart ``r`` and the Δf of its last line."""
-    f_opt = function.f_opt
-    met_at = improvements(t, r, targets)
+    f_opt = t.f_opt
+    met_at = [(step, _on_grid(df)) for step, df in improvements(t, r, targets)]
     # COCO's logger always writes the first evaluation, and cocopp relies on it (pprldistr.plotFVDistr
     # asserts a first line within the smallest budget). The run does not record f(x_0): unless a
     # target was met there, the line carries COCO's infinity, a bound that says nothing.
@@ -137,11 +137,23 @@ def _lines(t: Trials, r: int, targets: np.ndarray, function: Function) -> tuple[
     best_df = t.best[r] - f_opt
     # Never above the hardest target met, nor within cocopp's tolerance of an easier one not met (float rounding).
     if met.any():
-        best_df = min(best_df, float(targets[met][-1]))
+        best_df = min(best_df, _on_grid(float(targets[met][-1])))
+        # cocopp takes no Δf ≤ 0 (a reference or unknown f* allows it): the hardest target met bounds it.
+        best_df = best_df if best_df > 0 else _on_grid(float(targets[met][-1]))
+    elif not best_df > 0:
+        best_df = float(targets[-1]) / 10
     if unmet.size:
         best_df = max(best_df, max(unmet[0] * (1 + _REL), unmet[0] + _ABS))
     lines.append(_line(int(t.steps[r]) + 1, best_df, t.final[r], t.best[r]))
     return lines, _logged(best_df)
+
+
+def _on_grid(df: float) -> float:
+    """A target of COCO's grid 10^(k/5) as cocopp computes it (``numpy.power``), which can be one float
+    step below the suite's ``10.0 ** (k / 5)``: cocopp compares without tolerance. Other values as they are."""
+    k = round(5 * np.log10(df)) if df > 0 else 0
+    grid = float(np.power(10, k / 5))
+    return min(df, grid) if abs(grid - df) <= 1e-12 * df else df
 
 
 def _line(evaluations: int, df: float, f: float, f_best: float) -> str:
@@ -169,10 +181,16 @@ def _comment(entry: str, function: Function, trials: list[Trials], selected: Sel
     settings = "; ".join(f"instance {t.instance + 1}: {t.setting or 'its only setting'}" for t in trials)
     if "*" in settings:
         settings += "; * marks a value at the edge of its sweep"
-    f_star = {"exact": f"f* = {function.f_opt:.10g} (exact)",
-              "reference": f"f* = {function.f_opt:.10g} is a reference value, not this instance's proven minimum: "
-                           f"Delta f can be negative",
-              "unknown": "f* is unknown: Delta f is f - 0, as the run measured it"}[function.f_opt_kind]
+    values = dict(sorted({t.instance + 1: t.f_opt for t in trials}.items()))
+    shown = (f"{next(iter(values.values()), 0.0):.10g}" if len(set(values.values())) <= 1 else
+             "(per instance) " + ", ".join(f"{i}: {v:.10g}" for i, v in values.items()))
+    f_star = {"exact": f"f* = {shown} (exact)",
+              "reference": f"f* = {shown} is a reference value, not this instance's proven minimum: "
+                           f"Delta f can be negative (a last line never shows Delta f <= 0: the hardest target met "
+                           f"bounds it there; the f columns hold the loss)",
+              "unknown": "f* is unknown: Delta f is f - 0, as the run measured it (a last line never shows "
+                         "Delta f <= 0: the hardest target met bounds it there; the f columns hold the loss)"}[
+        function.f_opt_kind]
     text = (f"% f{function.number} is the landscape {function.label} of the suite run {selected.run.name} "
             f"(not BBOB's f{function.number}), {function.coordinates} coordinates; {entry} at the setting the "
             f"leaderboard selected on each instance ({settings}); each restart is one trial; evaluations are the loss "
@@ -183,8 +201,10 @@ def _comment(entry: str, function: Function, trials: list[Trials], selected: Sel
 
 
 def _readme(selected: Selected, folders: dict[str, str]) -> str:
-    functions = "\n".join(f"  f{f.number:<3} DIM {f.coordinates:<8} {f.label}   (f* {f.f_opt_kind}: {f.f_opt:.10g})"
-                          for f in selected.functions)
+    functions = "\n".join(f"  f{f.number:<3} DIM {f.coordinates:<8} {f.label}   (f* {f.f_opt_kind}: {f.f_opt:.10g}"
+                          + (", instance 1's; each instance's is in its .info" if len({t.f_opt for t in selected.trials
+                                                                                 if t.function == f}) > 1 else "")
+                          + ")" for f in selected.functions)
     entries = "\n".join(f"  {folder:<24} {entry}" for entry, folder in folders.items())
     return f"""COCO data of the suite run {selected.run.resolve()}, written by `suite export --format coco`.
 

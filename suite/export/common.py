@@ -42,7 +42,8 @@ class Function:
     """One landscape setting (its instances share it): a COCO function, an IOHprofiler problem.
 
     Attributes:
-      number: 1, 2, ... in the run's order of landscapes.
+      number: 1, 2, ... in the order of the run's plan (whether or not each landscape finished, so
+        the parts of a split run number alike).
       label: the setting's label, ``bowl(condition=100.0, dim=20, ...)`` (an
         instance i > 0 appends ``#i`` in the run's tables).
       coordinates: how many numbers the optimizer moves (the flattened point).
@@ -66,6 +67,8 @@ class Trials:
     Attributes:
       function: the landscape setting.
       instance: the run's instance number (0, 1, ...).
+      f_opt: this instance's f* (instances of one setting can differ: logistic's data,
+        pspin's couplings); 0 where unknown. Δf = f − f_opt.
       entry: the entry (``adam``, ``adam+stale(tau=8)``).
       cell_id: the selected cell.
       setting: its swept hyperparameters as the leaderboard shows them (``""``: nothing swept).
@@ -79,6 +82,7 @@ class Trials:
 
     function: Function
     instance: int
+    f_opt: float
     entry: str
     cell_id: str
     setting: str
@@ -115,6 +119,8 @@ def select(run_dir: Path) -> Selected:
     has no finished cell.
     """
     run = RunDir(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UsageError(f"{str(run_dir)!r} is a file, not a run folder; give a folder written by suite run")
     if not run_dir.is_dir():
         raise UsageError(f"run folder {str(run_dir)!r} does not exist")
     if not run.config_path.is_file() and not (run_dir / "cells.parquet").is_file():
@@ -132,6 +138,7 @@ def select(run_dir: Path) -> Selected:
     setting_of = {label: _setting_label(label, _instance(i)) for label, i in zip(cells["landscape_label"],
                                                                                cells["instance"])}
     functions = _functions(run, cells, board, setting_of)
+    by_id = cells.drop_duplicates("cell_id").set_index("cell_id")
     rows = restarts.sort_values(["cell_id", "restart"], kind="stable")
     positions = rows.groupby("cell_id", sort=False).indices
     trials = []
@@ -141,8 +148,10 @@ def select(run_dir: Path) -> Selected:
             part = rows.iloc[positions[row["cell_id"]]]
             hits = metrics.hit_matrix(part, labels)
             hits[:, values < function.resolution] = np.nan
+            own = by_id.loc[row["cell_id"]]
             trials.append(Trials(
-                function=function, instance=_instance(row["instance"]), entry=str(row["entry"]),
+                function=function, instance=_instance(row["instance"]),
+                f_opt=float(own["f_opt"]) if bool(own.get("f_opt_known", False)) else 0.0, entry=str(row["entry"]),
                 cell_id=str(row["cell_id"]), setting=metrics.setting_text(cells, row), hits=hits,
                 steps=part["steps"].to_numpy(np.float64),
                 best=metrics.finite_or_inf(part["best_loss"].to_numpy(np.float64)),
@@ -173,6 +182,12 @@ def _instance(value) -> int:
     return int(value) if pd.notna(value) else 0
 
 
+def _instance_of(label: str) -> int:
+    """The instance a ``landscape_label`` names (``bowl(dim=2)#3`` is 3; no suffix: 0)."""
+    head, _, tail = label.rpartition("#")
+    return int(tail) if head.endswith(")") and tail.isdigit() else 0
+
+
 def _setting_label(label: str, instance: int) -> str:
     """The setting of a ``landscape_label``: instance i > 0 appends ``#i`` (:class:`suite.plan.LandscapeSetting`)."""
     return label.removesuffix(f"#{instance}") if instance else label
@@ -195,12 +210,23 @@ def _exact_targets(run: RunDir, found: list[tuple[float, str]]) -> np.ndarray:
 def _functions(run: RunDir, cells: pd.DataFrame, board: pd.DataFrame, setting_of: dict) -> list[Function]:
     """Every landscape setting with a finished cell, in the run's order, with its size, f* and resolution."""
     ok = cells[cells["status"] == "ok"]
-    settings = list(dict.fromkeys(ok["landscape_label"].map(setting_of)))
+    finished = set(ok["landscape_label"].map(setting_of))
+    # Numbered by the plan, not by what finished: a part of a split run, or a run whose first landscape
+    # failed, numbers its landscapes as the whole run does.
+    try:
+        planned = [c["landscape_label"] for c in run.read_plan().get("cells", [])]
+    except UsageError:
+        planned = []
+    order = list(dict.fromkeys(_setting_label(label, _instance_of(label)) for label in planned))
+    order += [s for s in dict.fromkeys(ok["landscape_label"].map(setting_of)) if s not in order]
+    numbers = {label: i for i, label in enumerate(order, start=1)}
+    settings = [s for s in order if s in finished]
     given = _coordinates_column(ok, setting_of)
     missing = [s for s in settings if s not in given]
     built = _built_coordinates(run, missing) if missing else {}
     out = []
-    for number, label in enumerate(settings, start=1):
+    for label in settings:
+        number = numbers[label]
         row = ok[ok["landscape_label"].map(setting_of) == label].iloc[0]
         known = bool(row.get("f_opt_known", False))
         resolution = board.loc[board["landscape_label"].map(setting_of) == label, "resolution"]

@@ -110,7 +110,7 @@ def _last_value(trials: Trials, restart: int, targets: np.ndarray, function: Fun
     best = float(trials.best[restart])
     if not math.isfinite(best):
         return math.inf
-    value = best - function.f_opt
+    value = best - trials.f_opt
     if function.f_opt_kind == "exact":
         value = max(value, function.resolution)
     uncredited = np.flatnonzero(np.isnan(trials.hits[restart]))
@@ -145,7 +145,7 @@ def _write_function(folder: Path, entry: str, function: Function, trials: list[T
         "maximization": False,
         "algorithm": {"name": entry, "info": _info(entry, trials)},
         "experiment_attributes": [
-            {"f_opt": repr(float(function.f_opt))},
+            {"f_opt": _f_opts(trials)},
             {"f_opt_kind": function.f_opt_kind},
         ],
         "attributes": HEADER.split(),
@@ -155,6 +155,14 @@ def _write_function(folder: Path, entry: str, function: Function, trials: list[T
     runs_text = "[\n" + ",\n".join("    " + json.dumps(r, allow_nan=False) for r in records) + "\n   ]"
     text = json.dumps(meta, indent=1, allow_nan=False).replace(json.dumps(_RUNS), runs_text, 1)
     (folder / f"IOHprofiler_f{function.number}_{name}.json").write_text(text + "\n")
+
+
+def _f_opts(trials: list[Trials]) -> str:
+    """f*, or each instance's where they differ (logistic's data, pspin's couplings)."""
+    by_instance = dict(sorted({t.instance + 1: float(t.f_opt) for t in trials}.items()))
+    if len(set(by_instance.values())) <= 1:
+        return repr(next(iter(by_instance.values()), 0.0))
+    return "; ".join(f"instance {i}: {v!r}" for i, v in by_instance.items())
 
 
 def _info(entry: str, trials: list[Trials]) -> str:
