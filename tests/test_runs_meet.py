@@ -297,7 +297,13 @@ def test_parts_in_their_own_folders_report_as_one_run(runs, tmp_path):
     merged = combine(folders)
     assert_same_tables(tables_of(merged), tables_of(Report(runs["whole"])))
     assert merged.missing == [] and not any(s.renamed for s in merged.runs)
-    assert combine(folders[:1]).missing  # one part alone says what the other holds
+    alone = combine(folders[:1])
+    assert alone.missing  # one part alone says what the other holds
+    from suite.report.sections import summary
+
+    notes = [block.text for block in summary(alone) if type(block).__name__ == "Note"]
+    assert any(t.startswith(f"This comparison is partial: {len(alone.missing)} planned cells never ran.")
+               and "compare them again" in t for t in notes)
 
 
 def test_a_share_is_whole_programs_and_about_one_nth(runs):

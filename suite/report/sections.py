@@ -49,14 +49,17 @@ def summary(report: Report):
                f"{done} of {planned} planned cells finished"
                + (f", {failed} failed" if failed else "") + (f", {missing} missing" if missing else "")
                + f"; device {_device(meta)}; seed {meta.get('seed', '?')}.")
-    if meta.get("interrupted") or missing:
-        partial = [str(r.path) for r in report.runs if r.metadata.get("interrupted")] or [str(report.path)]
+    stopped = [r.name for r in report.runs if r.metadata.get("interrupted")]
+    if meta.get("interrupted") or missing or stopped:
+        if report.runs:
+            how = f" ({', '.join(stopped)} {'was' if len(stopped) == 1 else 'were'} interrupted)" if stopped else ""
+            finish = "finish the runs (suite run --resume RUN_DIR) and compare them again"
+        else:
+            how = " (the run was interrupted)" if meta.get("interrupted") else ""
+            finish = (f"finish it with: suite run --resume {report.path}"
+                      + (" once every part (--part) has finished" if meta.get("parts") else ""))
         yield Note(f"This {'comparison' if report.runs else 'run'} is partial: {_count(missing, 'planned cell')} "
-                   f"never ran" + (" (the run was interrupted)" if meta.get("interrupted") else "")
-                   + ". Every figure and ranking below uses the finished cells only; "
-                   + ("finish the runs (suite run --resume RUN_DIR) and compare them again"
-                      if report.runs else f"finish it with: suite run --resume {report.path}")
-                   + ("" if report.runs or not meta.get("parts") else " once every part (--part) has finished"),
+                   f"never ran{how}. Every figure and ranking below uses the finished cells only; {finish}",
                    kind="warning")
     for landscape, text in report.mismatch.items():
         yield Note(f"MISMATCH on {landscape}: {text}; see 'Runs and where each entry came from'.", kind="warning")
