@@ -19,6 +19,7 @@ from suite import environment, plan, study
 from suite.errors import UsageError, shown
 from suite.registry import Registry, load_registry
 from suite.results import RunDir, conditions
+from suite.results.conditions import shown_value
 from suite.results.files import atomic_write
 from suite.runner import Progress
 from suite.runs import Run, as_folder
@@ -177,7 +178,7 @@ def _same_run(run_dir: RunDir, toml: str) -> None:
     key = next(k for k in sorted(set(have) | set(want), key=lambda k: (k in ("landscape", "optimizer"), k))
                if have.get(k) != want.get(k))
     raise UsageError(f"run folder {str(run_dir.path)!r} holds another run: its config.toml differs in {key!r} "
-                     f"({_short(have.get(key))} there, {_short(want.get(key))} here); give every part the same "
+                     f"({shown_value(have.get(key))} there, {shown_value(want.get(key))} here); give every part the same "
                      f"config and flags, or another --out")
 
 
@@ -197,14 +198,9 @@ def _same_sources(run_dir: RunDir, components: dict) -> None:
             old, new = (before.get(kind) or {}).get(name, {}).get("source"), spec.get("source")
             if old and new and old != new:
                 raise UsageError(
-                    f"the {kind[:-1]} {name!r} changed since the run's cells were measured ({_short(old)} then, "
-                    f"{_short(new)} now): new cells would not measure what the finished ones did; put it back, or "
+                    f"the {kind[:-1]} {name!r} changed since the run's cells were measured ({shown_value(old)} then, "
+                    f"{shown_value(new)} now): new cells would not measure what the finished ones did; put it back, or "
                     f"start a new run (and compare the two with suite report RUN_A RUN_B)")
-
-
-def _short(value) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _write_part(run_dir: RunDir, part: tuple[int, int], record: dict) -> None:

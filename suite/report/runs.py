@@ -30,7 +30,9 @@ from suite.errors import UsageError
 from suite.report.blocks import Code, Note, Table, Text
 from suite.report.data import Report
 from suite.report.text import config_summary
+from suite.report.sections import device_text
 from suite.results import DIAGNOSTIC_TABLES, TABLES, RunDir, conditions
+from suite.results.conditions import shown_value
 
 # What makes two runs' numbers on a landscape comparable: the same starts (seed),
 # budget, targets, arithmetic and selection. Batch size and device count change
@@ -172,7 +174,7 @@ def _mismatches(read: list[dict]) -> dict[str, str]:
             key = next((k for k in (*COMPARED, "landscape plugin") if k in base and k in other
                         and base[k] != other[k]), None)
             if key is not None:
-                text = f"{key} is {_shown(base[key])} in {base_name} but {_shown(other[key])} in {name}"
+                text = f"{key} is {shown_value(base[key])} in {base_name} but {shown_value(other[key])} in {name}"
                 found[label] = "; ".join(filter(None, [found.get(label, ""), text]))
     return found
 
@@ -190,11 +192,6 @@ def _coverage(plan: dict, entries: list[str]) -> dict[str, str]:
                             f"compared holds {'it' if len(lacking) == 1 else 'them'} there), so the overall ranking "
                             f"counts {'it' if len(lacking) == 1 else 'them'} last there")
     return found
-
-
-def _shown(value) -> str:
-    text = json.dumps(value, default=str, sort_keys=True)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _planned(run: dict) -> dict[str, dict[str, frozenset]]:
@@ -332,7 +329,7 @@ def runs(report: Report):
     if not extended:
         return
     rows = [{"entries": ", ".join(map(str, e.get("entries", []))), "added": e.get("at", "?"),
-             "device": _device(e.get("device")), "command": " ".join(map(str, e.get("command", [])))}
+             "device": device_text(e), "command": " ".join(map(str, e.get("command", [])))}
             for e in extended if isinstance(e, dict)]
     original = sorted(set(report.entries) - {name for e in extended if isinstance(e, dict)
                                              for name in e.get("entries", [])})
@@ -351,12 +348,12 @@ def _compared(report: Report):
         meta = source.metadata
         rows.append({"run": source.name, "folder": str(source.path), "entries": ", ".join(source.entries),
                      "landscapes": len(source.landscapes), "started": meta.get("started", "?"),
-                     "device": _device(meta.get("device")), "suite": (meta.get("versions") or {}).get("landscape-suite", "?"),
+                     "device": device_text(meta), "suite": (meta.get("versions") or {}).get("landscape-suite", "?"),
                      "commit": str(meta.get("git_commit") or "?")[:12]})
     yield Table(pd.DataFrame(rows), caption="The runs compared and the entries each brought.", sortable=False)
     for kind, text in report.notes:
         yield Note(text, kind=kind)
-    devices = {_device(s.metadata.get("device")) for s in sources}
+    devices = {device_text(s.metadata) for s in sources}
     if len(devices) > 1:
         yield Note(f"The runs ran on different devices ({', '.join(sorted(devices))}): seconds and "
                    f"time-to-target compare the machines as much as the optimizers.", kind="warning")
@@ -366,12 +363,6 @@ def _compared(report: Report):
     for source in sources:
         if source.config_text:
             yield Code(source.config_text, fold=f"{source.name}: {config_summary(source.config_text)}")
-
-
-def _device(device) -> str:
-    if not isinstance(device, dict):
-        return "?"
-    return f"{device.get('platform', '?')} ({device.get('kind', '?')}) × {device.get('count', 1)}"
 
 
 @suite.hookimpl

@@ -48,7 +48,7 @@ def summary(report: Report):
     yield Text(f"{_count(len(report.landscapes), 'landscape')}, {_count(len(report.entries), 'entry')}; "
                f"{done} of {planned} planned cells finished"
                + (f", {failed} failed" if failed else "") + (f", {missing} missing" if missing else "")
-               + f"; device {_device(meta)}; seed {meta.get('seed', '?')}.")
+               + f"; device {device_text(meta)}; seed {meta.get('seed', '?')}.")
     stopped = [r.name for r in report.runs if r.metadata.get("interrupted")]
     if meta.get("interrupted") or missing or stopped:
         if report.runs:
@@ -105,8 +105,9 @@ def summary(report: Report):
         yield Text(text)
 
 
-def _device(meta: dict) -> str:
-    device = meta.get("device") or {}
+def device_text(meta: dict) -> str:
+    """The device a run's (or an extension's) metadata records, ``cpu (cpu) × 1``; ``?`` parts where unknown."""
+    device = meta.get("device") if isinstance(meta.get("device"), dict) else {}
     return f"{device.get('platform', '?')} ({device.get('kind', '?')}) × {device.get('count', 1)}"
 
 
@@ -338,7 +339,7 @@ def metadata(report: Report):
             ("seed", meta.get("seed")), ("final loss", report.mode_text()),
             ("precision", report.cell_value("precision", "float32 (not recorded)")),
             ("tuning", report.cell_value("tuning", "grid (not recorded)")),
-            ("device", _device(meta)), ("host", meta.get("host")),
+            ("device", device_text(meta)), ("host", meta.get("host")),
             ("platform", meta.get("platform")), ("python", meta.get("python")),
             ("git commit", meta.get("git_commit")), ("plugins", ", ".join(meta.get("plugins", [])))]
     rows += [(f"version: {k}", v) for k, v in (meta.get("versions") or {}).items()]

@@ -72,18 +72,18 @@ def stale_cells(recorded: dict[str, dict | None], current: dict, order: list[str
     ids = sorted(stale, key=lambda cid: (rank.get(cid, len(rank)), cid))
     key, before, now = stale[ids[0]]
     count = f"{len(ids)} cell" + ("s" if len(ids) > 1 else "")
-    what = f"{key} changed from {_shown(before)} to {_shown(now)} since the cells in {folder} were run ({count})"
+    what = f"{key} changed from {shown_value(before)} to {shown_value(now)} since the cells in {folder} were run ({count})"
     if rerun:
         return ids, what
     if resume:
-        fix = (f"restore {key} = {_shown(before)} in {folder / 'config.toml'} to resume as it was, or rerun "
+        fix = (f"restore {key} = {shown_value(before)} in {folder / 'config.toml'} to resume as it was, or rerun "
                f"those {count} with --rerun-stale (suite.resume(..., rerun_stale=True))")
     else:
-        fix = f"run with {key} = {_shown(before)}, choose another folder, or rerun those {count} with --rerun-stale"
+        fix = f"run with {key} = {shown_value(before)}, choose another folder, or rerun those {count} with --rerun-stale"
     raise UsageError(f"{what}; {fix}")
 
 
-def _shown(value) -> str:
-    """A condition's value for a one-line message: short, as TOML writes it."""
-    text = json.dumps(value)
+def shown_value(value) -> str:
+    """A condition's (or any recorded) value for a one-line message: short, as JSON writes it."""
+    text = json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= 60 else text[:57] + "..."
