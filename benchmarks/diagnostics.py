@@ -48,9 +48,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--default-steps", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--depth", type=int, default=8)
+    parser.add_argument("--width", type=int, default=64, help="smaller for a quick check (gpu.sh --tiny)")
     args = parser.parse_args()
     base = cfg.RunConfig(
-        landscapes=[cfg.Component("deep_net", {"depth": [8], "width": [64], "samples": [256]})],
+        landscapes=[cfg.Component("deep_net", {"depth": [args.depth], "width": [args.width], "samples": [256]})],
         optimizers=[cfg.Component("adam", {"learning_rate": [1e-3]})],
         restarts=args.restarts, steps=args.steps, targets=(1e-12,))
     modes = {"off": base,
@@ -63,7 +65,7 @@ def main() -> None:
     off, on = med["off"], med["on"]
     per_step = off["train"] / max(off["steps"], 1)
     extra = (on["train"] - off["train"]) + on["extra"]
-    print(f"deep_net depth 8 width 64, adam, {args.restarts} restarts × {args.steps} steps, "
+    print(f"deep_net depth {args.depth} width {args.width}, adam, {args.restarts} restarts × {args.steps} steps, "
           f"median of {args.rounds} interleaved rounds (seconds; compile excluded)")
     table = pd.DataFrame([
         {"mode": "off", "train s": off["train"], "extra pass s": 0.0, "compile s": off["compile"]},

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 import suite
-from suite import Param
+from suite import Param, trig
 from suite.landscapes import _random
 
 PARAMS = (Param("dim", int, 10, "number of coordinates", low=1),)
@@ -37,15 +37,33 @@ BBOB_BOX = 5.0  # BBOB's domain [-5, 5]^D
 BBOB_OPT_BOX = 4.0  # BBOB draws x_opt uniformly in [-4, 4]^D
 
 
+@jax.custom_jvp
 def rastrigin(x: jax.Array) -> jax.Array:
     """Rastrigin's function (Rastrigin 1974; Mühlenbein et al. 1991).
 
     Written as Σ [x² + 20 sin²(π x)], which equals 10d + Σ [x² − 10 cos(2πx)]
     (1 − cos 2θ = 2 sin² θ) but does not lose float32 precision near the
     optimum to the cancellation 10d − 10 Σ cos: with the textbook form the
-    loss cannot get below ~1e-5 at d = 10 in float32.
+    loss cannot get below ~1e-5 at d = 10 in float32. sin(πx) is ``trig.sinpi``:
+    its reduction is exact, so it is 0 at every integer (f(0) = 0 bit for bit),
+    within 1.5 ulp elsewhere (jnp.sin(π·x) first rounds π·x), and vectorised on
+    XLA:CPU (several times faster than the C library's scalar sinf).
     """
-    return jnp.sum(x * x + 20.0 * jnp.sin(jnp.pi * x) ** 2)
+    return jnp.sum(x * x + 20.0 * trig.sinpi(x) ** 2)
+
+
+@rastrigin.defjvp
+def _rastrigin_jvp(primals, tangents):
+    """∇f = 2x + 20π sin(2πx), in closed form (2 sin θ cos θ = sin 2θ).
+
+    One rounded sine instead of the product of two, and no value shared with
+    the loss: left to autodiff, XLA keeps sin(πx) in memory for both the loss
+    and the gradient, an array written and read twice more each step (the
+    step is memory-bound on a CPU). Higher derivatives differentiate this rule.
+    """
+    (x,), (dx,) = primals, tangents
+    grad = 2.0 * x + 20.0 * jnp.pi * trig.sinpi(2.0 * x)
+    return rastrigin(x), jnp.sum(grad * dx)
 
 
 def t_osz(x: jax.Array) -> jax.Array:
@@ -53,13 +71,14 @@ def t_osz(x: jax.Array) -> jax.Array:
 
     T_osz(x_i) = sign(x_i) exp(x̂ + 0.049 (sin c₁x̂ + sin c₂x̂)), x̂ = ln|x_i|,
     (c₁, c₂) = (10, 7.9) for x_i > 0 and (5.5, 3.1) for x_i < 0; T_osz(0) = 0.
+    The sines are ``trig.sin``: |c x̂| ≤ 10·103.3 for every float32, inside its domain.
     """
     zero = x == 0
     # The `where` before the log keeps the gradient at 0 finite (0, not NaN).
     xhat = jnp.log(jnp.abs(jnp.where(zero, 1.0, x)))
     c1 = jnp.where(x > 0, 10.0, 5.5)
     c2 = jnp.where(x > 0, 7.9, 3.1)
-    out = jnp.sign(x) * jnp.exp(xhat + 0.049 * (jnp.sin(c1 * xhat) + jnp.sin(c2 * xhat)))
+    out = jnp.sign(x) * jnp.exp(xhat + 0.049 * (trig.sin(c1 * xhat) + trig.sin(c2 * xhat)))
     return jnp.where(zero, 0.0, out)
 
 

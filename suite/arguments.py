@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=_int("--steps"), help="optimizer steps per restart")
     run.add_argument("--seed", type=_int("--seed"), help="root of every random draw")
     run.add_argument("--batch", type=_int("--batch"), help="most restarts per compiled batch (0: automatic)")
-    run.add_argument("--chunk", type=_int("--chunk"), help="steps per compiled chunk (0: automatic)")
+    run.add_argument("--chunk", type=_int("--chunk"), help="steps per chunk (0: sized to about a second each)")
     run.add_argument("--matmul-precision", metavar="P",
                      help="float32 matrix multiplies: default (TF32 on recent GPUs), float32, tensorfloat32 "
                           "or bfloat16 (faster, less precise)")

@@ -134,9 +134,40 @@ def host_table_bytes(config: RunConfig, n_settings: int, summary_bytes: int) -> 
     return config.restarts * n_settings * (2 * summary_bytes + columns * HOST_BYTES_PER_VALUE)
 
 
-def default_chunk(steps: int) -> int:
-    """About 20 chunks per run, so progress moves and early stops are cheap to check."""
-    return max(1, math.ceil((steps + 1) / 20))
+CHUNK_SECONDS = 1.0  # a chunk's target duration: the progress bar moves about every second
+CHUNK_GROWTH = 8  # a chunk is at most this many times the last: one fast measurement cannot overshoot far
+
+
+class Chunks:
+    """Steps per chunk: fixed (``--chunk``), or sized by elapsed time.
+
+    Progress and early stops are checked between chunks, and each chunk costs
+    a call and a wait (about a millisecond on a CPU), so chunks should be as
+    long as the progress bar allows. Sized by time, they start at one step,
+    grow by at most :data:`CHUNK_GROWTH` a chunk, and settle at about
+    :data:`CHUNK_SECONDS`: the same policy fits a 10-µs step and a 1-s one. No
+    result depends on it (``suite.program``: frozen restarts do not move), and
+    the chunk length is an argument of the compiled program, not its shape.
+    Processes of one distributed run must make the same calls, so there
+    (``timed=False``) a run has about 20 chunks of equal length instead.
+    """
+
+    def __init__(self, steps: int, fixed: int = 0, seconds: float = CHUNK_SECONDS, timed: bool = True):
+        self.end = steps + 1  # steps 0..T are evaluated
+        self.fixed = fixed or (0 if timed else math.ceil(self.end / 20))
+        self.seconds = seconds
+        self.size = self.fixed or 1
+
+    def next(self, t0: int) -> int:
+        """The step that ends the chunk starting at ``t0`` (exclusive), at most T + 1."""
+        return min(t0 + self.size, self.end)
+
+    def took(self, steps: int, seconds: float) -> None:
+        """Records that a chunk of ``steps`` steps took ``seconds``; sizes the next one."""
+        if self.fixed or steps <= 0:
+            return
+        wanted = self.seconds * steps / max(seconds, 1e-9)
+        self.size = max(1, min(int(wanted), self.size * CHUNK_GROWTH, self.end))
 
 
 def _one_restart(static: program.Static, instance, hparams: dict, ctx: program.Context) -> program.RestartState:

@@ -69,7 +69,7 @@ class ProgramCache:
                                in_shardings=(rep, rep, NamedSharding(self.mesh, P(RESTART_AXIS)), rep, rep, rep),
                                out_shardings=by_restart)
             chunk_jit = jax.jit(program.run_chunk, static_argnums=0, donate_argnums=3,
-                                in_shardings=(rep, rep, by_restart, rep, rep), out_shardings=(by_restart, rep))
+                                in_shardings=(rep, rep, by_restart, rep, rep, rep), out_shardings=(by_restart, rep))
         start = time.perf_counter()
         precision = (contextlib.nullcontext() if static.matmul_precision == "default"
                      else jax.default_matmul_precision(static.matmul_precision))
@@ -85,7 +85,7 @@ class ProgramCache:
             init_args = (static, landscape, hparams, ids, stream, stream, ctx)
             states = jax.eval_shape(init_jit, *init_args)
             t0 = jax.ShapeDtypeStruct((), jnp.int32)
-            chunk = chunk_jit.lower(static, landscape, hparams, states, t0, ctx).compile()
+            chunk = chunk_jit.lower(static, landscape, hparams, states, t0, t0, ctx).compile()
             self.compilations += 1
             if program_bytes(chunk) <= budget:
                 break

@@ -63,7 +63,7 @@ RUN_KEYS = {
     "steps": "optimizer steps per restart",
     "targets": "precision levels Δf = f − f* that count as success (descending)",
     "checkpoints": "number of log-spaced steps at which losses are kept for curves",
-    "chunk": "steps per compiled chunk (progress and early stop between chunks); 0: automatic",
+    "chunk": "steps per chunk (progress and early stop between chunks); 0: sized to about a second each",
     "batch": "most restarts per compiled batch; 0: sized to device memory",
     "devices": "local devices the restarts shard over; 0: all of them",
     "matmul_precision": "float32 matrix multiplies: default (TF32 on recent GPUs), float32, or bfloat16",

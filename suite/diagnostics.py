@@ -182,7 +182,11 @@ def plane(landscape: Landscape, a, b, c) -> tuple[jax.Array, jax.Array, jax.Arra
 
     Coordinates: u along b − a, v along the part of c − a orthogonal to it,
     both in units of |b − a|; the grid covers the three points with a quarter
-    of their span to spare.
+    of their span to spare. Where c lies on the line through a and b (the
+    restart ended in the best end point's basin, up to 1e-3 |b − a|), that
+    part is float rounding, not a direction: v is then the coordinate axis
+    least aligned with b − a, made orthogonal to it, so the picture is the
+    same on any device count.
 
     Returns:
       ``(grid [PLANE_SIZE, PLANE_SIZE], coords [3, 2], ticks [2, PLANE_SIZE])``:
@@ -195,6 +199,8 @@ def plane(landscape: Landscape, a, b, c) -> tuple[jax.Array, jax.Array, jax.Arra
     scale = jnp.maximum(jnp.linalg.norm(e1), 1e-12)
     e1 = e1 / scale
     rest = (xc - xa) - ((xc - xa) @ e1) * e1
+    axis = jnp.zeros_like(e1).at[jnp.argmin(jnp.abs(e1))].set(1.0)
+    rest = jnp.where(jnp.linalg.norm(rest) > 1e-3 * scale, rest, axis - (axis @ e1) * e1)
     e2 = rest / jnp.maximum(jnp.linalg.norm(rest), 1e-12)
     coords = jnp.stack([jnp.zeros(2), jnp.asarray([1.0, 0.0]),
                         jnp.stack([(xc - xa) @ e1, (xc - xa) @ e2]) / scale])

@@ -80,12 +80,12 @@ class GroupResult:
     traffic_bytes: int = 0  # bytes one restart-step must read and write: its point and optimizer state, twice
 
 
-def program_static(setting: OptimizerSetting, chunk: int, *, layers: bool = False,
-                   trace: bool = False, matmul_precision: str = "default") -> program.Static:
+def program_static(setting: OptimizerSetting, *, layers: bool = False, trace: bool = False,
+                   matmul_precision: str = "default", grad_once: bool = False) -> program.Static:
     """What shapes the program of ``setting``: shared by every setting of its group."""
     own = tuple((p.name, setting.values[p.name]) for p in setting.spec.params if not p.traced)
     wrappers = tuple((w.spec.name, w.spec.wrap, w.static) for w in setting.wrappers)
-    return program.Static(setting.spec.factory, own, chunk, wrappers, layers, trace, matmul_precision)
+    return program.Static(setting.spec.factory, own, wrappers, layers, trace, matmul_precision, grad_once)
 
 
 def context(config: RunConfig, f_opt: float | None) -> program.Context:
@@ -109,11 +109,11 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
     instance, first = draw.instance, settings[0]
     hparams = {n: jnp.asarray([s.traced[n] for s in settings], compiler.float_dtype(config.precision))
                for n in first.traced}
-    chunk = config.chunk or batching.default_chunk(config.steps)
     n_coordinates = diagnostics.flatten(instance.init(jax.random.key(0)))[0].shape[0]
-    static = program_static(first, chunk, layers="layers" in config.diagnostics and instance.layered,
+    static = program_static(first, layers="layers" in config.diagnostics and instance.layered,
                             trace="pictures" in config.diagnostics and n_coordinates == 2,
-                            matmul_precision=config.matmul_precision)
+                            matmul_precision=config.matmul_precision,
+                            grad_once=device.platform == "cpu" and program.elementwise_gradient(instance))
     ctx = context(config, instance.f_opt)
     n_settings, restarts, mesh = len(settings), config.restarts, cache.mesh
     budget = batching.memory_budget(device) * (1 if mesh is None else mesh.devices.size)
@@ -128,6 +128,8 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
 
     diagnosis = DiagnosticsPass(draw, config, static, n_settings, n_coordinates, device, mesh)
     pieces, steps_run, run_seconds = [], 0, 0.0
+    # Sized on the first batch, kept for the others; by count when processes must agree.
+    chunks = batching.Chunks(config.steps, config.chunk, timed=jax.process_count() == 1)
     # Progress counts cells: one unit is every step of every restart of a cell.
     per_step = n_settings / ((config.steps + 1) * restarts)
     for first_restart in range(0, restarts, batch):
@@ -139,19 +141,24 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
         states = compiled.init(instance_in, hparams_in, ids_in, init_in, noise_in, ctx_in)
         t0 = 0
         while True:
-            t0_in = jnp.int32(t0) if mesh is None else compiler.put(jnp.int32(t0), compiler.replicated(mesh))
-            states, done = compiled.chunk(instance_in, hparams_in, states, t0_in, ctx_in)
-            t0 += chunk
-            # Waits for the chunk, so the progress bar is honest; `done` is replicated,
-            # so this process's own copy answers for all.
+            t1, began = chunks.next(t0), time.perf_counter()
+            bounds = (jnp.int32(t0), jnp.int32(t1))
+            if mesh is not None:
+                bounds = compiler.put(bounds, compiler.replicated(mesh))
+            states, done = compiled.chunk(instance_in, hparams_in, states, *bounds, ctx_in)
+            # Waits for the chunk, so the progress bar is honest and the next
+            # chunk is sized on its time; `done` is replicated, so this
+            # process's own copy answers for all.
             finished = bool(np.asarray(done.addressable_data(0)))
-            progress.advance(per_step * min(chunk, config.steps + 1 - (t0 - chunk)) * real)
+            chunks.took(t1 - t0, time.perf_counter() - began)
+            progress.advance(per_step * (t1 - t0) * real)
+            t0 = t1
             if finished:
                 break
         summary = compiler.to_host(states.summary)
         run_seconds += time.perf_counter() - start
-        progress.advance(per_step * max(0, config.steps + 1 - t0) * real)
-        steps_run = max(steps_run, min(t0, config.steps + 1) - 1)
+        progress.advance(per_step * (config.steps + 1 - t0) * real)
+        steps_run = max(steps_run, t0 - 1)
         pieces.append({k: v[:, :real] for k, v in summary._asdict().items() if v is not None})
         diagnosis.after_batch(states.x, ids, first_restart, real)
     summary = {k: np.concatenate([p[k] for p in pieces], axis=1) for k in pieces[0]}

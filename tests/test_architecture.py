@@ -3,7 +3,7 @@
 The stages, in order (a module may import only from its own stage or earlier
 ones; reading the source, not importing it):
 
-    foundation  errors, types, params, specs, verdict, hookspecs, registry, minibatch, environment
+    foundation  errors, types, params, specs, verdict, hookspecs, registry, minibatch, environment, trig
     metrics     the scoring rules over tables (JAX-free): used by the runner to
                 score a cell and by the report to rank, one implementation each
     config → plan → results (the run folder on disk) → study (a study's size and verdict)
@@ -31,7 +31,8 @@ REPO = ROOT.parent
 MAX_LINES = 400
 
 STAGES = (
-    ("errors", "types", "params", "specs", "verdict", "hookspecs", "registry", "minibatch", "environment"),
+    ("errors", "types", "params", "specs", "verdict", "hookspecs", "registry", "minibatch", "environment",
+     "trig"),
     ("metrics",),
     ("config",),
     ("plan",),
