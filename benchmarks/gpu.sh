@@ -78,4 +78,4 @@ wait
 for name in "${parts[@]}"; do  # a failed tiny part shows its end
   if [[ $tiny == 1 && "$(cut -d' ' -f1 "$out/$name.exit" 2>/dev/null)" != 0 ]]; then tail -n 20 "$out/$name.txt"; fi
 done
-"$py" benchmarks/gpu_table.py "$out" | tee "$out/table.txt"
+"$py" benchmarks/gpu_table.py "$out" $([[ $tiny == 1 ]] && echo --tiny) | tee "$out/table.txt"

@@ -18,9 +18,12 @@ compile excluded, steps + 1 loss evaluations, summaries, checkpoints and
 chunks included); **suite @ DIR** with ``--against DIR``, another checkout's
 suite in a persistent worker process (``speed_worker.py``), timed in the same
 rounds; **jax bare**, a hand-written ``jit(vmap(lax.scan))`` with the same
-math (Rastrigin as Σ x² + 20 sinpi(x)² with ``suite.trig.sinpi``, the others
-with the landscape's own loss), and on Rastrigin **jax bare (jnp.sin)**, the
-same with ``jnp.sin(π x)``, to show what the trig module buys; **torch eager**
+math (the landscape's own loss: on Rastrigin Σ x² + 20 sinpi(x)² with
+``suite.trig`` and its closed-form gradient), and on Rastrigin **jax bare,
+grad once**, the same with the gradient computed once a step as the suite's
+runner does on a CPU (so suite ÷ it is what the suite's bookkeeping costs:
+targets, checkpoints, early stops), and **jax bare (jnp.sin)**, autodiff of
+Σ x² + 20 sin²(πx) with ``jnp.sin``, to show what the trig module buys; **torch eager**
 and **torch.compile** (batched tensors, ``torch.optim.Adam(fused=True)``,
 ``torch.bmm`` for the net; ``--no-compile`` skips the compiled one, slow to
 compile); the **python loop**, one jitted scan per restart, timed on
@@ -72,15 +75,6 @@ from speed_bars import bars_of, print_bars
 from suite.registry import load_registry
 from suite_cell import suite_cell
 
-try:
-    from suite.trig import sinpi
-    TRIG = True
-except ImportError:  # before the trig module exists: the landscape uses jnp.sin, and so does bare
-    TRIG = False
-
-    def sinpi(x):
-        return jnp.sin(jnp.pi * x)
-
 ADAM_BYTES = 24  # x, m and v read and written: 6 float32 a coordinate a step
 
 
@@ -96,12 +90,8 @@ class Workload(NamedTuple):
     flops: float  # matrix-multiply FLOPs a restart-step (0: none counted)
 
 
-def rastrigin(x):
-    """Σ x² + 20 sin²(π x), the suite's Rastrigin (= 10d + Σ x² − 10 cos 2πx), with the trig module."""
-    return jnp.sum(x * x + 20.0 * sinpi(x) ** 2)
-
-
 def rastrigin_jnp(x):
+    """Σ x² + 20 sin²(π x) with ``jnp.sin``, differentiated by autodiff: what the suite did before ``suite.trig``."""
     return jnp.sum(x * x + 20.0 * jnp.sin(jnp.pi * x) ** 2)
 
 
@@ -139,9 +129,9 @@ def contenders(work: Workload, args, draw, registry, against: Against | None) ->
     if against is not None:
         found[f"suite @ {against.name}"] = lambda: against.cell(work.landscape, work.values, work.restarts, work.steps)
     if work.landscape == "rastrigin":
-        found["jax bare"] = lambda: sc.jax_bare(rastrigin, x0, work.steps)
-        if TRIG:
-            found["jax bare (jnp.sin)"] = lambda: sc.jax_bare(rastrigin_jnp, x0, work.steps)
+        found["jax bare"] = lambda: sc.jax_bare(loss, x0, work.steps)
+        found["jax bare, grad once"] = lambda: sc.jax_bare(loss, x0, work.steps, once=True)
+        found["jax bare (jnp.sin)"] = lambda: sc.jax_bare(rastrigin_jnp, x0, work.steps)
         leaves, torch_loss = [x0], sc.torch_rastrigin
     else:
         found["jax bare"] = lambda: sc.jax_bare(loss, x0, work.steps)
@@ -288,7 +278,7 @@ def main(argv=None) -> None:
           + (f"; torch {torch.__version__}" if sc.torch_available() else "; PyTorch not installed: its rows skipped"))
     print("denormals flushed to zero (2e-38 × 0.5 → 0): "
           + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in flushed.items())
-          + "; Rastrigin's sin: " + ("suite.trig.sinpi" if TRIG else "jnp.sin (no suite.trig yet)"))
+          + "; Rastrigin's sin: suite.trig.sinpi")
     against = Against(args.against) if args.against else None
     if against is not None:
         print(f"suite @ {against.name}: the suite of {against.folder}, imported from {against.suite_file}")
@@ -296,7 +286,7 @@ def main(argv=None) -> None:
           "(above 1: the suite is faster), median [min–max] over rounds")
     results = {"command": sys.argv if argv is None else ["benchmarks/speed.py", *argv],
                "device": f"{device.platform}:{device.device_kind}", "platform": device.platform,
-               "jax": jax.__version__, "denormals_flushed": flushed, "trig": TRIG,
+               "jax": jax.__version__, "denormals_flushed": flushed,
                "rounds": args.rounds, "rows": []}
     try:
         for work in workloads(args):

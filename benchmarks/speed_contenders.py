@@ -25,27 +25,37 @@ import optax
 from suite_cell import LEARNING_RATE
 
 
-def _restart(loss, steps: int):
-    """One restart from its start x: ``steps`` Adam steps; returns (f(x_T), best loss)."""
+def _restart(loss, steps: int, once: bool = False):
+    """One restart from its start x: ``steps`` Adam steps; returns (f(x_T), best loss).
+
+    ``once``: the loss and gradient inside a ``lax.cond`` on the (unbatched)
+    step, which makes XLA compute them once a step, as the suite's runner does
+    on a CPU for elementwise gradients (``suite.program._value_and_grad``).
+    """
     tx = optax.adam(LEARNING_RATE)
 
     def one(x):
-        def step(carry, _):
+        def step(carry, t):
             x, state, best = carry
-            value, grad = jax.value_and_grad(loss)(x)
+            evaluate = jax.value_and_grad(loss)
+            if once:
+                value, grad = jax.lax.cond(t >= 0, evaluate, lambda x: jax.tree.map(
+                    lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(evaluate, x)), x)
+            else:
+                value, grad = evaluate(x)
             updates, state = tx.update(grad, state, x)
             return (optax.apply_updates(x, updates), state, jnp.minimum(best, value)), None
 
-        (x, _, best), _ = jax.lax.scan(step, (x, tx.init(x), jnp.asarray(jnp.inf, jnp.float32)), None,
-                                       length=steps)
+        (x, _, best), _ = jax.lax.scan(step, (x, tx.init(x), jnp.asarray(jnp.inf, jnp.float32)),
+                                       jnp.arange(steps, dtype=jnp.int32))
         return loss(x), best
 
     return one
 
 
-def jax_bare(loss, x0, steps: int):
+def jax_bare(loss, x0, steps: int, once: bool = False):
     """A hand-written ``jit(vmap(lax.scan))`` over the restarts of x0 (a batched pytree)."""
-    compiled = jax.jit(jax.vmap(_restart(loss, steps))).lower(x0).compile()
+    compiled = jax.jit(jax.vmap(_restart(loss, steps, once))).lower(x0).compile()
 
     def run():
         start = time.perf_counter()

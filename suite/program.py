@@ -14,8 +14,9 @@ restart's key for step t, for wrappers that draw noise). The step key
 ``fold_in(restart key, t)`` is split by ``fold_in`` into the mini-batch key
 (0) and the optimizer's key (1), so gradient noise never correlates with the
 batch drawn. Steps run for t = 0..T, so f is evaluated T + 1 times and T updates are
-applied: the update of step T is computed but not applied, so a restart ends
-at x_T, the point whose loss is its final loss (the diagnostics examine it).
+applied: the update of step T is computed but not applied, so a restart that
+runs every step ends at x_T, the point whose loss is its final loss (the
+diagnostics examine it); a frozen one ends as said below.
 
 What the summaries mean. ``loss`` at the end is the final loss f(x_T): a restart
 runs every step, whatever targets it reached on the way, so an optimizer that
@@ -110,6 +111,11 @@ class Static:
       trace: record the point at the checkpoints (for pictures of 2-D landscapes).
       matmul_precision: float32 matrix multiplies as JAX's ``default`` (TF32 on
         recent GPUs), ``float32`` (exact), or ``bfloat16`` (fastest, least precise).
+      chunk: steps per chunk, fixed at compile time (``lax.scan``), or 0: any
+        length, from the chunk's bounds (``lax.fori_loop``). XLA:GPU runs a
+        loop of unknown trip count by copying its predicate to the host at
+        every step, so the runner compiles a fixed length on accelerators and
+        keeps one executable for every length on CPUs.
       grad_once: materialise each step's loss and gradient once (see
         :func:`_value_and_grad`). The runner asks for it on CPUs for
         landscapes whose gradient is elementwise (:func:`elementwise_gradient`),
@@ -126,6 +132,7 @@ class Static:
     trace: bool = False
     matmul_precision: str = "default"
     grad_once: bool = False
+    chunk: int = 0
 
     def transformation(self, traced: dict) -> optax.GradientTransformationExtraArgs:
         """The optimizer inside its wrappers; ``traced`` holds ``name`` and ``wrapper.name`` keys."""
@@ -189,7 +196,10 @@ def _value_and_grad(loss_fn, x, t: jax.Array, ctx: Context, once: bool):
     the gradient is computed in one kernel and read by the others. The
     predicate holds at every step the runner runs (t ≤ T) and is not batched
     (``t`` is the same for every restart), so it stays one branch under vmap.
-    Same numbers bit for bit, 1.2–1.3× faster for Adam on Rastrigin on a CPU.
+    1.3× faster for Adam on Rastrigin on a CPU. The same numbers to float32
+    rounding: bit for bit without FMA instructions; with them, LLVM contracts
+    the optimizer's multiply-adds differently around a gradient it loads and
+    one it computes in place (``tests/test_program_steps.py``).
     """
     evaluate = jax.value_and_grad(loss_fn)
     if not once:
@@ -318,7 +328,9 @@ def run_chunk(static: Static, landscape: Landscape, hparams: dict, states: Resta
     """Runs steps t0 .. t1 − 1 (t1 ≤ T + 1) for every setting and restart.
 
     The bounds are arrays, so one executable runs chunks of any length: the
-    runner sizes them by elapsed time without compiling again.
+    runner sizes them by elapsed time without compiling again. With a fixed
+    ``static.chunk`` it runs steps t0 .. t0 + chunk − 1 whatever t1 says; steps
+    past T evaluate nothing and move no point.
 
     Returns the new states and whether every restart is frozen or has run out
     of steps (the host then stops early).
@@ -328,10 +340,15 @@ def run_chunk(static: Static, landscape: Landscape, hparams: dict, states: Resta
         tx = static.transformation(hp)
 
         def per_restart(state):
-            return jax.lax.fori_loop(t0, t1, lambda t, carry: _step(static, landscape, tx, ctx, carry, t), state)
+            step = lambda t, carry: _step(static, landscape, tx, ctx, carry, t)  # noqa: E731
+            if static.chunk:
+                ts = t0 + jnp.arange(static.chunk, dtype=jnp.int32)
+                return jax.lax.scan(lambda carry, t: (step(t, carry), None), state, ts)[0]
+            return jax.lax.fori_loop(t0, t1, step, state)
 
         return jax.vmap(per_restart)(st)
 
     states = jax.vmap(per_setting)(hparams, states)
-    done = jnp.all(_finished(states.summary, ctx.stop_at_target)) | (t1 > ctx.steps)
+    end = t0 + static.chunk if static.chunk else t1
+    done = jnp.all(_finished(states.summary, ctx.stop_at_target)) | (end > ctx.steps)
     return states, done

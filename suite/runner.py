@@ -81,11 +81,11 @@ class GroupResult:
 
 
 def program_static(setting: OptimizerSetting, *, layers: bool = False, trace: bool = False,
-                   matmul_precision: str = "default", grad_once: bool = False) -> program.Static:
+                   matmul_precision: str = "default", grad_once: bool = False, chunk: int = 0) -> program.Static:
     """What shapes the program of ``setting``: shared by every setting of its group."""
     own = tuple((p.name, setting.values[p.name]) for p in setting.spec.params if not p.traced)
     wrappers = tuple((w.spec.name, w.spec.wrap, w.static) for w in setting.wrappers)
-    return program.Static(setting.spec.factory, own, wrappers, layers, trace, matmul_precision, grad_once)
+    return program.Static(setting.spec.factory, own, wrappers, layers, trace, matmul_precision, grad_once, chunk)
 
 
 def context(config: RunConfig, f_opt: float | None) -> program.Context:
@@ -110,10 +110,15 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
     hparams = {n: jnp.asarray([s.traced[n] for s in settings], compiler.float_dtype(config.precision))
                for n in first.traced}
     n_coordinates = diagnostics.flatten(instance.init(jax.random.key(0)))[0].shape[0]
+    on_cpu = device.platform == "cpu"
+    # Chunks of any length on a CPU, sized by time; a compiled length on accelerators
+    # (``program.Static.chunk``) and across processes, which must make the same calls.
+    chunks = batching.Chunks(config.steps, config.chunk, timed=on_cpu and jax.process_count() == 1)
     static = program_static(first, layers="layers" in config.diagnostics and instance.layered,
                             trace="pictures" in config.diagnostics and n_coordinates == 2,
                             matmul_precision=config.matmul_precision,
-                            grad_once=device.platform == "cpu" and program.elementwise_gradient(instance))
+                            grad_once=on_cpu and program.elementwise_gradient(instance),
+                            chunk=0 if on_cpu else chunks.size)
     ctx = context(config, instance.f_opt)
     n_settings, restarts, mesh = len(settings), config.restarts, cache.mesh
     budget = batching.memory_budget(device) * (1 if mesh is None else mesh.devices.size)
@@ -128,8 +133,6 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
 
     diagnosis = DiagnosticsPass(draw, config, static, n_settings, n_coordinates, device, mesh)
     pieces, steps_run, run_seconds = [], 0, 0.0
-    # Sized on the first batch, kept for the others; by count when processes must agree.
-    chunks = batching.Chunks(config.steps, config.chunk, timed=jax.process_count() == 1)
     # Progress counts cells: one unit is every step of every restart of a cell.
     per_step = n_settings / ((config.steps + 1) * restarts)
     for first_restart in range(0, restarts, batch):
@@ -146,17 +149,19 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
             if mesh is not None:
                 bounds = compiler.put(bounds, compiler.replicated(mesh))
             states, done = compiled.chunk(instance_in, hparams_in, states, *bounds, ctx_in)
+            t1 = t0 + static.chunk if static.chunk else t1  # a compiled length runs it whole
             # Waits for the chunk, so the progress bar is honest and the next
             # chunk is sized on its time; `done` is replicated, so this
             # process's own copy answers for all.
             finished = bool(np.asarray(done.addressable_data(0)))
             chunks.took(t1 - t0, time.perf_counter() - began)
-            progress.advance(per_step * (t1 - t0) * real)
+            progress.advance(per_step * (min(t1, config.steps + 1) - t0) * real)
             t0 = t1
             if finished:
                 break
         summary = compiler.to_host(states.summary)
         run_seconds += time.perf_counter() - start
+        t0 = min(t0, config.steps + 1)
         progress.advance(per_step * (config.steps + 1 - t0) * real)
         steps_run = max(steps_run, t0 - 1)
         pieces.append({k: v[:, :real] for k, v in summary._asdict().items() if v is not None})
