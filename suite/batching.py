@@ -149,18 +149,22 @@ class Chunks:
     result depends on it (``suite.program``: frozen restarts do not move), and
     the chunk length is an argument of the compiled program, not its shape.
     Processes of one distributed run must make the same calls, so there
-    (``timed=False``) a run has about 20 chunks of equal length instead.
+    (``timed=False``) a run has about 20 chunks of equal length instead. A
+    ``compiled`` length (``program.Static.chunk``, on accelerators) runs whole,
+    past T + 1 if the last chunk ends there.
     """
 
-    def __init__(self, steps: int, fixed: int = 0, seconds: float = CHUNK_SECONDS, timed: bool = True):
+    def __init__(self, steps: int, fixed: int = 0, seconds: float = CHUNK_SECONDS, timed: bool = True,
+                 compiled: bool = False):
         self.end = steps + 1  # steps 0..T are evaluated
         self.fixed = fixed or (0 if timed else math.ceil(self.end / 20))
         self.seconds = seconds
         self.size = self.fixed or 1
+        self.compiled = compiled
 
     def next(self, t0: int) -> int:
-        """The step that ends the chunk starting at ``t0`` (exclusive), at most T + 1."""
-        return min(t0 + self.size, self.end)
+        """The step that ends the chunk starting at ``t0`` (exclusive): at most T + 1 unless compiled."""
+        return t0 + self.size if self.compiled else min(t0 + self.size, self.end)
 
     def took(self, steps: int, seconds: float) -> None:
         """Records that a chunk of ``steps`` steps took ``seconds``; sizes the next one."""

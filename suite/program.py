@@ -161,12 +161,12 @@ def _flat(x) -> jax.Array:
 _PRODUCTS = {"dot_general", "conv_general_dilated", "custom_call"}
 
 
-def elementwise_gradient(landscape: Landscape) -> bool:
+def elementwise_gradient(landscape: Landscape, x) -> bool:
     """Whether the loss's gradient has no matrix product: XLA then fuses it into each consumer.
 
-    Read off the jaxpr of ``value_and_grad`` at a start point (sub-jaxprs
-    included); a landscape that cannot be traced this way counts as not
-    elementwise, which only forgoes a speed-up.
+    Read off the jaxpr of ``value_and_grad`` at ``x``, a start point
+    (sub-jaxprs included); a landscape that cannot be traced this way counts
+    as not elementwise, which only forgoes a speed-up.
     """
     def products(jaxpr) -> bool:
         for eqn in jaxpr.eqns:
@@ -178,7 +178,6 @@ def elementwise_gradient(landscape: Landscape) -> bool:
         return False
 
     try:
-        x = landscape.init(jax.random.key(0))
         closed = jax.make_jaxpr(jax.value_and_grad(lambda p: landscape.loss(p)))(x)
     except Exception:  # noqa: BLE001 - a plugin's loss; only the speed-up is at stake
         return False

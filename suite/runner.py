@@ -109,15 +109,17 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
     instance, first = draw.instance, settings[0]
     hparams = {n: jnp.asarray([s.traced[n] for s in settings], compiler.float_dtype(config.precision))
                for n in first.traced}
-    n_coordinates = diagnostics.flatten(instance.init(jax.random.key(0)))[0].shape[0]
+    example = instance.init(jax.random.key(0))
+    n_coordinates = diagnostics.flatten(example)[0].shape[0]
     on_cpu = device.platform == "cpu"
     # Chunks of any length on a CPU, sized by time; a compiled length on accelerators
     # (``program.Static.chunk``) and across processes, which must make the same calls.
-    chunks = batching.Chunks(config.steps, config.chunk, timed=on_cpu and jax.process_count() == 1)
+    chunks = batching.Chunks(config.steps, config.chunk, timed=on_cpu and jax.process_count() == 1,
+                             compiled=not on_cpu)
     static = program_static(first, layers="layers" in config.diagnostics and instance.layered,
                             trace="pictures" in config.diagnostics and n_coordinates == 2,
                             matmul_precision=config.matmul_precision,
-                            grad_once=on_cpu and program.elementwise_gradient(instance),
+                            grad_once=on_cpu and program.elementwise_gradient(instance, example),
                             chunk=0 if on_cpu else chunks.size)
     ctx = context(config, instance.f_opt)
     n_settings, restarts, mesh = len(settings), config.restarts, cache.mesh
@@ -149,7 +151,6 @@ def run_group(draw: streams.Draw, settings: list[OptimizerSetting], config: RunC
             if mesh is not None:
                 bounds = compiler.put(bounds, compiler.replicated(mesh))
             states, done = compiled.chunk(instance_in, hparams_in, states, *bounds, ctx_in)
-            t1 = t0 + static.chunk if static.chunk else t1  # a compiled length runs it whole
             # Waits for the chunk, so the progress bar is honest and the next
             # chunk is sized on its time; `done` is replicated, so this
             # process's own copy answers for all.

@@ -165,7 +165,8 @@ def test_the_gradient_is_materialised_only_where_xla_would_recompute_it(registry
     for name, params in [("rastrigin", {"dim": [4]}), ("saddle", {}), ("bowl", {"dim": [3]}),
                          ("rastrigin_rotated", {"dim": [3]}), ("deep_net", {"depth": [2], "width": [4], "samples": [8]})]:
         config = small_config(landscapes=[cfg.Component(name, params)])
-        found[name] = program.elementwise_gradient(streams.draw(plan.resolve(config, registry)[0][0], 0).instance)
+        instance = streams.draw(plan.resolve(config, registry)[0][0], 0).instance
+        found[name] = program.elementwise_gradient(instance, instance.init(jax.random.key(0)))
     assert found == {"rastrigin": True, "saddle": True, "bowl": False, "rastrigin_rotated": False, "deep_net": False}
 
 
